@@ -1,0 +1,231 @@
+package crm
+
+import (
+	"context"
+	"errors"
+	"fmt"
+)
+
+// WriteResults holds one result per write, in the order of the writes.
+type WriteResults []WriteResult
+
+// Failed returns the indexes of the writes that failed.
+func (rs WriteResults) Failed() []int {
+	var out []int
+	for i, r := range rs {
+		if r.Err != nil {
+			out = append(out, i)
+		}
+	}
+	return out
+}
+
+// Err joins the failures, each prefixed with its write's index, or returns
+// nil when every write succeeded. errors.Is and errors.As see through it.
+func (rs WriteResults) Err() error {
+	var errs []error
+	for i, r := range rs {
+		if r.Err != nil {
+			errs = append(errs, fmt.Errorf("write %d: %w", i, r.Err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Write applies writes to one object and returns one result per write, in
+// order, so that one bad record never hides the outcome of the others.
+//
+// It checks each write's shape first (an update needs an ID, an upsert an
+// external field and value): a malformed write fails with
+// KindInvalidRequest and is not sent. It then sends the rest in batches of
+// the driver's MaxBatchSize, or through the driver's bulk API when there are
+// more than its BulkThreshold (see WithBulk). When a whole batch fails, every
+// write in it carries that error. When ctx is cancelled, the writes not yet
+// sent fail with KindUnavailable wrapping ctx's error, and Write returns
+// ctx's error too; otherwise the error is nil and failures are in the results.
+func (c *Client) Write(ctx context.Context, object string, writes []Write, opts ...CallOption) (WriteResults, error) {
+	o := collect(opts)
+	results := make(WriteResults, len(writes))
+	pending := make([]int, 0, len(writes)) // indexes of well-formed writes
+	for i := range writes {
+		if err := checkWrite(&writes[i]); err != nil {
+			err.CRM, err.Operation, err.Object = c.info.Name, writes[i].Op.String(), object
+			results[i].Err = err
+			continue
+		}
+		pending = append(pending, i)
+	}
+
+	if bw, ok := c.driver.(BulkWriter); ok && c.useBulk(o.bulk, len(pending)) {
+		return results, c.bulkWrite(ctx, bw, object, writes, pending, results)
+	}
+
+	size := c.info.MaxBatchSize
+	if o.batchSize > 0 && o.batchSize < size {
+		size = o.batchSize
+	}
+	batch := make([]Write, 0, min(size, len(pending)))
+	for start := 0; start < len(pending); start += size {
+		idx := pending[start:min(start+size, len(pending))]
+		if err := ctx.Err(); err != nil {
+			markUnsent(results, pending[start:], err)
+			return results, err
+		}
+		batch = batch[:0]
+		for _, i := range idx {
+			batch = append(batch, writes[i])
+		}
+		c.sendBatch(ctx, "write", object, batch, idx, results, func(ctx context.Context, req WriteRequest) ([]WriteResult, error) {
+			return c.driver.Write(ctx, req)
+		})
+	}
+	return results, nil
+}
+
+func (c *Client) useBulk(mode BulkMode, n int) bool {
+	switch mode {
+	case BulkNever:
+		return false
+	case BulkAlways:
+		return n > 0
+	}
+	return c.info.BulkThreshold > 0 && n > c.info.BulkThreshold
+}
+
+// bulkWrite sends one bulk job per operation kind, since bulk APIs take one
+// operation per job.
+func (c *Client) bulkWrite(ctx context.Context, bw BulkWriter, object string, writes []Write, pending []int, results WriteResults) error {
+	byOp := map[Op][]int{}
+	var order []Op
+	for _, i := range pending {
+		op := writes[i].Op
+		if _, seen := byOp[op]; !seen {
+			order = append(order, op)
+		}
+		byOp[op] = append(byOp[op], i)
+	}
+	for _, op := range order {
+		idx := byOp[op]
+		if err := ctx.Err(); err != nil {
+			for _, rest := range order {
+				markUnsent(results, byOp[rest], err)
+			}
+			return err
+		}
+		batch := make([]Write, len(idx))
+		for j, i := range idx {
+			batch[j] = writes[i]
+		}
+		c.sendBatch(ctx, "bulk_write", object, batch, idx, results, bw.BulkWrite)
+		delete(byOp, op)
+	}
+	return nil
+}
+
+// sendBatch makes one driver call and spreads its outcome over results.
+func (c *Client) sendBatch(ctx context.Context, op, object string, batch []Write, idx []int, results WriteResults,
+	send func(context.Context, WriteRequest) ([]WriteResult, error)) {
+	var got []WriteResult
+	err := c.call(ctx, op, object, func(ctx context.Context, ev *AuditEvent) (err error) {
+		ev.Records = len(batch)
+		ev.Writes = auditWrites(batch)
+		got, err = send(ctx, WriteRequest{Object: object, Writes: batch})
+		if err == nil && len(got) != len(batch) {
+			err = &Error{Kind: KindUnknown, Message: fmt.Sprintf("the driver returned %d results for %d writes", len(got), len(batch))}
+		}
+		if err != nil {
+			ev.Failed = len(batch)
+			return err
+		}
+		for j := range got {
+			if got[j].Err != nil {
+				ev.Failed++
+				ev.Writes[j].Kind = KindOf(got[j].Err)
+			}
+			ev.Writes[j].ID = got[j].ID
+		}
+		return nil
+	})
+	if err != nil {
+		var ce *Error
+		if !errors.As(err, &ce) {
+			err = &Error{Kind: KindUnavailable, CRM: c.info.Name, Operation: op, Object: object, Err: err}
+		}
+		for _, i := range idx {
+			results[i] = WriteResult{Err: err}
+		}
+		return
+	}
+	for j, i := range idx {
+		results[i] = got[j]
+		annotate(results[i].Err, c.info.Name, batch[j].Op.String(), object)
+	}
+}
+
+func markUnsent(results WriteResults, idx []int, cause error) {
+	for _, i := range idx {
+		if results[i].Err == nil && results[i].ID == "" {
+			results[i].Err = &Error{Kind: KindUnavailable, Message: "not sent", Err: cause}
+		}
+	}
+}
+
+// checkWrite refuses writes whose shape no driver could accept.
+func checkWrite(w *Write) *Error {
+	bad := func(format string, args ...any) *Error {
+		return &Error{Kind: KindInvalidRequest, RecordID: w.ID, Message: fmt.Sprintf(format, args...)}
+	}
+	switch w.Op {
+	case OpCreate:
+		if w.ID != "" {
+			return bad("a create cannot carry an ID (the CRM assigns it); use OpUpdate or OpUpsert")
+		}
+	case OpUpdate:
+		if w.ID == "" {
+			return bad("an update needs Write.ID; to create or update by an external key use OpUpsert")
+		}
+	case OpDelete:
+		if w.ID == "" {
+			return bad("a delete needs Write.ID")
+		}
+	case OpUpsert:
+		if w.ExternalField == "" || w.ExternalValue == "" {
+			return bad("an upsert needs Write.ExternalField and Write.ExternalValue (the external-id field and its value)")
+		}
+	default:
+		return bad("Write.Op is %d: use OpCreate, OpUpdate, OpUpsert or OpDelete", w.Op)
+	}
+	return nil
+}
+
+// Create makes one record and returns its id.
+func (c *Client) Create(ctx context.Context, object string, fields Fields) (string, error) {
+	r, err := c.writeOne(ctx, object, Write{Op: OpCreate, Fields: fields})
+	return r.ID, err
+}
+
+// Update changes the given fields of one record; fields not in the map are
+// left as they are, and fields mapped to nil are cleared.
+func (c *Client) Update(ctx context.Context, object, id string, fields Fields) error {
+	_, err := c.writeOne(ctx, object, Write{Op: OpUpdate, ID: id, Fields: fields})
+	return err
+}
+
+// Upsert creates or updates the record whose external-id field holds value.
+func (c *Client) Upsert(ctx context.Context, object, externalField, value string, fields Fields) (WriteResult, error) {
+	return c.writeOne(ctx, object, Write{Op: OpUpsert, ExternalField: externalField, ExternalValue: value, Fields: fields})
+}
+
+// Delete deletes one record.
+func (c *Client) Delete(ctx context.Context, object, id string) error {
+	_, err := c.writeOne(ctx, object, Write{Op: OpDelete, ID: id})
+	return err
+}
+
+func (c *Client) writeOne(ctx context.Context, object string, w Write) (WriteResult, error) {
+	rs, err := c.Write(ctx, object, []Write{w}, WithBulk(BulkNever))
+	if err != nil && rs[0].Err == nil {
+		return rs[0], err
+	}
+	return rs[0], rs[0].Err
+}
