@@ -36,6 +36,7 @@ type Client struct {
 	auditor Auditor
 	logger  *slog.Logger
 	now     func() time.Time
+	schemas *schemaCache // nil unless WithSchemaChecks
 }
 
 // Option configures a Client.

@@ -26,6 +26,14 @@ func NewDecimal(coef int64, scale int32) Decimal {
 	return Decimal{coef: big.NewInt(coef), scale: scale}
 }
 
+// Bounds on what ParseDecimal accepts: far beyond any CRM's precision (the
+// widest, Dataverse's Decimal, has 28 digits), and small enough that a hostile
+// "1e999999999" cannot make crmkit allocate gigabytes.
+const (
+	maxDecimalDigits = 1000
+	maxDecimalText   = 1000
+)
+
 // ParseDecimal parses a decimal in plain or exponent notation, such as
 // "-12.50", "1e3" or "4.2E-2". It refuses NaN, infinities, hex and anything
 // that is not a number, with an error that quotes the input.
@@ -34,17 +42,20 @@ func ParseDecimal(s string) (Decimal, error) {
 	bad := func() (Decimal, error) {
 		return Decimal{}, fmt.Errorf("crm: %q is not a decimal number (want digits with an optional sign, point and exponent, e.g. -12.50)", orig)
 	}
-	if s == "" || len(s) > 400 {
+	if s == "" || len(s) > maxDecimalText+100 {
 		return bad()
 	}
 	exp := int64(0)
 	if i := strings.IndexAny(s, "eE"); i >= 0 {
 		e, err := strconv.ParseInt(s[i+1:], 10, 32)
-		if err != nil {
+		if err != nil || e > maxDecimalDigits || e < -maxDecimalDigits {
 			return bad()
 		}
 		exp = e
 		s = s[:i]
+	}
+	if s == "" {
+		return bad()
 	}
 	neg := false
 	switch s[0] {
@@ -79,7 +90,7 @@ func ParseDecimal(s string) (Decimal, error) {
 		coef.Mul(coef, new(big.Int).Exp(big.NewInt(10), big.NewInt(-scale), nil))
 		scale = 0
 	}
-	if scale > 1<<20 {
+	if scale > maxDecimalDigits || len(coef.Text(10)) > maxDecimalDigits+1 {
 		return bad()
 	}
 	return Decimal{coef: coef, scale: int32(scale)}, nil

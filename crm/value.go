@@ -2,6 +2,7 @@ package crm
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"slices"
@@ -21,6 +22,14 @@ import (
 // A value that cannot be converted exactly gives an error that says what was
 // expected; a float64 with a fractional part is never accepted for an int.
 func NormalizeValue(t FieldType, v any) (any, error) {
+	out, err := normalize(t, v)
+	if err != nil && !strings.HasPrefix(err.Error(), "crm: field type") {
+		return nil, fmt.Errorf("crm: %v (%T) is not a valid %s value (want %s): %w", clip(v), v, t, t.Value(), err)
+	}
+	return out, err
+}
+
+func normalize(t FieldType, v any) (any, error) {
 	if v == nil {
 		return nil, nil
 	}
@@ -139,8 +148,10 @@ func NormalizeValue(t FieldType, v any) (any, error) {
 	default:
 		return nil, fmt.Errorf("crm: field type %q is not one crmkit knows", t)
 	}
-	return nil, fmt.Errorf("crm: %v (%T) is not a valid %s value (want %s)", clip(v), v, t, t.Value())
+	return nil, errNoConversion
 }
+
+var errNoConversion = errors.New("no exact conversion")
 
 func clip(v any) string {
 	s := fmt.Sprint(v)

@@ -46,10 +46,26 @@ func (rs WriteResults) Err() error {
 func (c *Client) Write(ctx context.Context, object string, writes []Write, opts ...CallOption) (WriteResults, error) {
 	o := collect(opts)
 	results := make(WriteResults, len(writes))
+	var schema *Schema
+	if c.schemas != nil && len(writes) > 0 {
+		s, err := c.cachedSchema(ctx, object)
+		if err != nil {
+			// Without the schema nothing can be checked, so nothing is sent.
+			for i := range results {
+				results[i].Err = err
+			}
+			return results, nil
+		}
+		schema = s
+	}
 	pending := make([]int, 0, len(writes)) // indexes of well-formed writes
 	for i := range writes {
-		if err := checkWrite(&writes[i]); err != nil {
-			err.CRM, err.Operation, err.Object = c.info.Name, writes[i].Op.String(), object
+		err := checkWrite(&writes[i])
+		if err == nil && schema != nil {
+			err = checkFields(schema, &writes[i])
+		}
+		if err != nil {
+			err.CRM, err.Operation, err.Object, err.RecordID = c.info.Name, writes[i].Op.String(), object, writes[i].ID
 			results[i].Err = err
 			continue
 		}
