@@ -38,9 +38,7 @@ func normalize(t FieldType, v any) (any, error) {
 		switch x := v.(type) {
 		case string:
 			return x, nil
-		case fmt.Stringer:
-			return x.String(), nil
-		case json.Number:
+		case fmt.Stringer: // json.Number, Decimal, Date and friends
 			return x.String(), nil
 		case int, int32, int64, bool:
 			return fmt.Sprint(x), nil

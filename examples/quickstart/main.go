@@ -68,7 +68,7 @@ func run(ctx context.Context, out io.Writer) error {
 	// 2. A batched upsert by external id: 250 contacts go out in two batches
 	// of the driver's size, and come back as 250 results.
 	writes := contacts(250)
-	writes[17].Fields["Status"] = "Gone fishing"                // not a value of the picklist
+	writes[17].Fields["Status"] = "Gone fishing"             // not a value of the picklist
 	writes[203].Fields["CreatedAt"] = "2020-01-01T00:00:00Z" // a read-only field
 	results, err := client.Write(ctx, "Contact", writes)
 	if err != nil {
@@ -86,7 +86,7 @@ func run(ctx context.Context, out io.Writer) error {
 	q := crm.Query{
 		Object:  "Contact",
 		Fields:  []string{"LastName", "Email", "AnnualValue"},
-		Where:   crm.And(crm.Eq("Status", "Active"), crm.Ge("AnnualValue", crm.MustDecimal("1000.00"))),
+		Where:   crm.And(crm.Eq("Status", "Customer"), crm.Ge("AnnualValue", crm.MustDecimal("1000.00"))),
 		OrderBy: []crm.Order{crm.Desc("AnnualValue")},
 	}
 	fmt.Fprintf(out, "\n== Query: %s\n", q.Where)
@@ -98,8 +98,10 @@ func run(ctx context.Context, out io.Writer) error {
 		}
 		pages++
 		total += len(page.Records)
-		first := page.Records[0]
-		fmt.Fprintf(out, "   page %d: %d records, first %s %v\n", pages, len(page.Records), first.Fields["LastName"], first.Fields["AnnualValue"])
+		if len(page.Records) > 0 {
+			first := page.Records[0]
+			fmt.Fprintf(out, "   page %d: %d records, first %s %v\n", pages, len(page.Records), first.Fields["LastName"], first.Fields["AnnualValue"])
+		}
 		if pages == 2 {
 			saved = page.NextCursor
 		}
@@ -121,7 +123,7 @@ func run(ctx context.Context, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(out, "\n== The same upsert again: %d created, %d updated, %d failed\n",
+	fmt.Fprintf(out, "\n== The same upsert again: %d created (the two refused before, now valid), %d updated, %d failed\n",
 		countCreated(again), len(again)-countCreated(again)-len(again.Failed()), len(again.Failed()))
 
 	// 5. The change feed: everything since the beginning, page by page.
@@ -140,7 +142,7 @@ func run(ctx context.Context, out io.Writer) error {
 
 // contacts builds n upserts keyed by the application's own id.
 func contacts(n int) []crm.Write {
-	statuses := []string{"Active", "Active", "Prospect", "Inactive"}
+	statuses := []string{"Customer", "Customer", "Qualified", "New"}
 	ws := make([]crm.Write, n)
 	for i := range ws {
 		ws[i] = crm.Write{
