@@ -161,21 +161,24 @@ func (c *Client) call(ctx context.Context, op, object string, fn func(context.Co
 }
 
 // annotate fills in an *Error's CRM, operation and object when the driver
-// left them empty, so every error names where it came from.
+// left them empty, so every error names where it came from. It works on a
+// copy: a driver may hand the same *Error to several callers.
 func annotate(err error, crmName, op, object string) error {
-	var ce *Error
-	if errors.As(err, &ce) {
-		if ce.CRM == "" {
-			ce.CRM = crmName
-		}
-		if ce.Operation == "" {
-			ce.Operation = op
-		}
-		if ce.Object == "" {
-			ce.Object = object
-		}
+	ce, ok := err.(*Error)
+	if !ok || (ce.CRM != "" && ce.Operation != "" && ce.Object != "") {
+		return err
 	}
-	return err
+	c := *ce
+	if c.CRM == "" {
+		c.CRM = crmName
+	}
+	if c.Operation == "" {
+		c.Operation = op
+	}
+	if c.Object == "" {
+		c.Object = object
+	}
+	return &c
 }
 
 // Describe returns an object's schema.

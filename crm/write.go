@@ -37,7 +37,10 @@ func (rs WriteResults) Err() error {
 //
 // It checks each write's shape first (an update needs an ID, an upsert an
 // external field and value): a malformed write fails with
-// KindInvalidRequest and is not sent. It then sends the rest in batches of
+// KindInvalidRequest and is not sent. With [WithSchemaChecks], each write's
+// fields are also checked against the object's described schema, and a write
+// to an unknown or read-only field, or with a value of the wrong type, fails
+// with KindValidation without being sent. It then sends the rest in batches of
 // the driver's MaxBatchSize, or through the driver's bulk API when there are
 // more than its BulkThreshold (see WithBulk). When a whole batch fails, every
 // write in it carries that error. When ctx is cancelled, the writes not yet
@@ -174,7 +177,9 @@ func (c *Client) sendBatch(ctx context.Context, op, object string, batch []Write
 	}
 	for j, i := range idx {
 		results[i] = got[j]
-		annotate(results[i].Err, c.info.Name, batch[j].Op.String(), object)
+		if results[i].Err != nil {
+			results[i].Err = annotate(results[i].Err, c.info.Name, batch[j].Op.String(), object)
+		}
 	}
 }
 
