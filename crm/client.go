@@ -349,7 +349,7 @@ func (c *Client) Changes(ctx context.Context, object, cursor string, opts ...Cal
 			if !yield(p, nil) || !p.More {
 				return
 			}
-			if p.Cursor == cursor && len(p.Changes) == 0 {
+			if p.Cursor == cursor {
 				yield(nil, &Error{Kind: KindUnknown, CRM: c.info.Name, Operation: "changes", Object: object,
 					Message: "the driver reported more changes but did not advance its cursor"})
 				return

@@ -148,11 +148,15 @@ func TestClientSchemaChecksRefuseBeforeAnyCall(t *testing.T) {
 	ws[0].Fields["CreatedAt"] = "2020-01-01T00:00:00Z" // read-only
 	ws[1].Fields["Nope"] = "x"                         // unknown
 	ws[2].Fields["Score"] = "many"                     // not an int
+	ws = append(ws, crm.Write{Op: crm.OpUpsert, ExternalField: "Email", ExternalValue: "a@example.com", Fields: crm.Fields{"LastName": "x"}})
 	results, err := c.Write(t.Context(), "Contact", ws)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for i, field := range []string{"CreatedAt", "Nope", "Score"} {
+	for i, field := range []string{"CreatedAt", "Nope", "Score", "", "Email"} {
+		if field == "" {
+			continue
+		}
 		var ce *crm.Error
 		if !errors.As(results[i].Err, &ce) || ce.Kind != crm.KindValidation || len(ce.Fields) != 1 || ce.Fields[0] != field {
 			t.Errorf("write %d: %v, want a validation error naming %s", i, results[i].Err, field)
@@ -362,5 +366,41 @@ func TestChangesResumeFromStoredCursor(t *testing.T) {
 	}
 	if len(got) != 1 || got[0].Kind != crm.ChangeDeleted || got[0].Record.ID != res[2].ID || !got[0].Record.Deleted {
 		t.Fatalf("changes after the cursor: %+v", got)
+	}
+}
+
+// stuckFeed is a broken driver whose change feed says "more" without moving
+// its cursor.
+type stuckFeed struct{ crm.Driver }
+
+func (d stuckFeed) Changes(ctx context.Context, req crm.ChangesRequest) (*crm.ChangePage, error) {
+	p, err := d.Driver.Changes(ctx, crm.ChangesRequest{Object: req.Object, PageSize: 1})
+	if err != nil {
+		return nil, err
+	}
+	p.Cursor, p.More = "stuck", true
+	return p, nil
+}
+
+func TestClientStopsOnAStuckChangeFeed(t *testing.T) {
+	drv, err := memcrm.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, _ := crm.NewClient(stuckFeed{drv})
+	if _, err := c.Write(t.Context(), "Contact", creates(3)); err != nil {
+		t.Fatal(err)
+	}
+	pages := 0
+	var last error
+	for _, err := range c.Changes(t.Context(), "Contact", "") {
+		pages++
+		last = err
+		if pages > 10 {
+			t.Fatal("the client looped on a feed that does not advance")
+		}
+	}
+	if pages != 3 || last == nil || !strings.Contains(last.Error(), "did not advance its cursor") {
+		t.Fatalf("pages %d, last error %v; want 2 pages then the error", pages, last)
 	}
 }

@@ -75,6 +75,11 @@
 //		}
 //	}
 //
+// With [WithSchemaChecks] the Client describes each object once and checks
+// every write against its schema before sending it: a write to an unknown or
+// read-only field, or with a value of the wrong type, fails alone with
+// KindValidation, naming the field, and costs no CRM call.
+//
 // # Errors
 //
 // Every failure from a CRM is an [*Error] with a [Kind] (unauthorized,

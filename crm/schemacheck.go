@@ -67,6 +67,13 @@ func checkFields(s *Schema, w *Write) *Error {
 	if w.Op == OpDelete {
 		return nil
 	}
+	if w.Op == OpUpsert {
+		f, ok := s.Field(w.ExternalField)
+		if !ok || !f.ExternalID {
+			return &Error{Kind: KindValidation, Fields: []string{w.ExternalField},
+				Message: fmt.Sprintf("%s.%s is not an external-id field, so it cannot key an upsert: use one of %v", s.Object, w.ExternalField, s.ExternalIDFields())}
+		}
+	}
 	for name, v := range w.Fields {
 		f, ok := s.Field(name)
 		if !ok {
