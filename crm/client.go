@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"iter"
-	"log/slog"
 	"time"
 
 	"go.opentelemetry.io/otel"
@@ -32,9 +31,9 @@ import (
 type Client struct {
 	driver  Driver
 	info    DriverInfo
+	tp      trace.TracerProvider
 	tracer  trace.Tracer
 	auditor Auditor
-	logger  *slog.Logger
 	now     func() time.Time
 	schemas *schemaCache // nil unless WithSchemaChecks
 }
@@ -45,15 +44,11 @@ type Option func(*Client)
 // WithTracerProvider sets where spans go; the default is otel's global
 // provider.
 func WithTracerProvider(tp trace.TracerProvider) Option {
-	return func(c *Client) { c.tracer = tp.Tracer(instrumentationName) }
+	return func(c *Client) { c.tp = tp }
 }
 
 // WithAuditor sets the receiver of audit events. The default sends none.
 func WithAuditor(a Auditor) Option { return func(c *Client) { c.auditor = a } }
-
-// WithLogger sets the logger for the client's debug messages. The default
-// discards them.
-func WithLogger(l *slog.Logger) Option { return func(c *Client) { c.logger = l } }
 
 // WithClock replaces time.Now, for tests.
 func WithClock(now func() time.Time) Option { return func(c *Client) { c.now = now } }
@@ -68,13 +63,16 @@ func NewClient(d Driver, opts ...Option) (*Client, error) {
 	c := &Client{
 		driver: d,
 		info:   d.Info(),
-		tracer: otel.GetTracerProvider().Tracer(instrumentationName),
-		logger: slog.New(slog.DiscardHandler),
+		tp:     otel.GetTracerProvider(),
 		now:    time.Now,
 	}
 	for _, o := range opts {
 		o(c)
 	}
+	if c.tp == nil || c.now == nil {
+		return nil, errors.New("crm: WithTracerProvider and WithClock need a non-nil argument")
+	}
+	c.tracer = c.tp.Tracer(instrumentationName)
 	if c.info.Name == "" {
 		return nil, errors.New("crm: the driver's Info().Name is empty; drivers must name their CRM")
 	}
@@ -97,6 +95,7 @@ type CallOption func(*callOptions)
 type callOptions struct {
 	pageSize  int
 	cursor    string
+	fields    []string
 	batchSize int
 	bulk      BulkMode
 }
@@ -114,8 +113,13 @@ const (
 // WithPageSize asks for pages of n records.
 func WithPageSize(n int) CallOption { return func(o *callOptions) { o.pageSize = n } }
 
-// WithCursor resumes a query or a change feed from a stored cursor.
+// WithCursor resumes a query from a stored page cursor. (Changes takes its
+// cursor as an argument; WithCursor is used there when that argument is empty.)
 func WithCursor(cursor string) CallOption { return func(o *callOptions) { o.cursor = cursor } }
+
+// WithFields selects the fields a change feed returns (nil for the driver's
+// default). Queries select fields with Query.Fields.
+func WithFields(fields ...string) CallOption { return func(o *callOptions) { o.fields = fields } }
 
 // WithBatchSize caps write batches below the driver's maximum.
 func WithBatchSize(n int) CallOption { return func(o *callOptions) { o.batchSize = n } }
@@ -238,6 +242,9 @@ func (c *Client) QueryPage(ctx context.Context, q Query, cursor string, opts ...
 	var p *Page
 	err := c.call(ctx, "query", q.Object, func(ctx context.Context, ev *AuditEvent) (err error) {
 		p, err = c.driver.Query(ctx, QueryRequest{Query: q, Cursor: cursor, PageSize: o.pageSize})
+		if err == nil && p == nil {
+			err = &Error{Kind: KindUnknown, Message: "the driver returned neither a page nor an error"}
+		}
 		if p != nil {
 			ev.Records = len(p.Records)
 		}
@@ -254,6 +261,7 @@ func (c *Client) QueryPages(ctx context.Context, q Query, opts ...CallOption) it
 	return func(yield func(*Page, error) bool) {
 		o := collect(opts)
 		cursor := o.cursor
+		seen := map[string]bool{cursor: true}
 		for {
 			if err := ctx.Err(); err != nil {
 				yield(nil, err)
@@ -270,12 +278,13 @@ func (c *Client) QueryPages(ctx context.Context, q Query, opts ...CallOption) it
 			if p.NextCursor == "" {
 				return
 			}
-			if p.NextCursor == cursor {
+			if seen[p.NextCursor] {
 				yield(nil, &Error{Kind: KindUnknown, CRM: c.info.Name, Operation: "query", Object: q.Object,
 					Message: "the driver returned the same cursor twice; stopping instead of looping forever"})
 				return
 			}
 			cursor = p.NextCursor
+			seen[cursor] = true
 		}
 	}
 }
@@ -325,6 +334,9 @@ func (c *Client) Query(ctx context.Context, q Query, opts ...CallOption) iter.Se
 func (c *Client) Changes(ctx context.Context, object, cursor string, opts ...CallOption) iter.Seq2[*ChangePage, error] {
 	return func(yield func(*ChangePage, error) bool) {
 		o := collect(opts)
+		if cursor == "" {
+			cursor = o.cursor
+		}
 		for {
 			if err := ctx.Err(); err != nil {
 				yield(nil, err)
@@ -332,7 +344,10 @@ func (c *Client) Changes(ctx context.Context, object, cursor string, opts ...Cal
 			}
 			var p *ChangePage
 			err := c.call(ctx, "changes", object, func(ctx context.Context, ev *AuditEvent) (err error) {
-				p, err = c.driver.Changes(ctx, ChangesRequest{Object: object, Cursor: cursor, PageSize: o.pageSize})
+				p, err = c.driver.Changes(ctx, ChangesRequest{Object: object, Cursor: cursor, Fields: o.fields, PageSize: o.pageSize})
+				if err == nil && p == nil {
+					err = &Error{Kind: KindUnknown, Message: "the driver returned neither a page nor an error"}
+				}
 				if p != nil {
 					ev.Records = len(p.Changes)
 				}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
 	"sync"
 	"testing"
@@ -402,5 +403,212 @@ func TestClientStopsOnAStuckChangeFeed(t *testing.T) {
 	}
 	if pages != 3 || last == nil || !strings.Contains(last.Error(), "did not advance its cursor") {
 		t.Fatalf("pages %d, last error %v; want 2 pages then the error", pages, last)
+	}
+}
+
+// cancelMidBatch is a driver whose CRM call is interrupted: the context ends
+// while the first batch is in flight.
+type cancelMidBatch struct {
+	crm.Driver
+	cancel context.CancelFunc
+}
+
+func (d cancelMidBatch) Write(ctx context.Context, req crm.WriteRequest) ([]crm.WriteResult, error) {
+	d.cancel()
+	<-ctx.Done()
+	return nil, ctx.Err()
+}
+
+func TestClientWriteCancelledInFlight(t *testing.T) {
+	drv, err := memcrm.New(memcrm.WithMaxBatchSize(2))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	c, _ := crm.NewClient(cancelMidBatch{drv, cancel})
+	results, err := c.Write(ctx, "Contact", creates(5))
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("err = %v, want context.Canceled", err)
+	}
+	for i, r := range results {
+		inFlight := i < 2
+		switch {
+		case inFlight && (crm.KindOf(r.Err) != crm.KindUnknown || crm.IsRetryable(r.Err) || !strings.Contains(r.Err.Error(), "outcome unknown")):
+			t.Errorf("write %d was in flight: %v, want a non-retryable 'outcome unknown' error", i, r.Err)
+		case !inFlight && (!errors.Is(r.Err, crm.ErrUnavailable) || !strings.Contains(r.Err.Error(), "not sent")):
+			t.Errorf("write %d was never sent: %v, want an unavailable 'not sent' error", i, r.Err)
+		}
+	}
+}
+
+// bulkDriver adds a bulk API to memcrm: it applies a whole job through the
+// driver's own batches and records each job's operation.
+type bulkDriver struct {
+	*memcrm.Driver
+	mu   sync.Mutex
+	jobs []string
+}
+
+func (d *bulkDriver) Info() crm.DriverInfo {
+	info := d.Driver.Info()
+	info.BulkThreshold = 3
+	return info
+}
+
+func (d *bulkDriver) BulkWrite(ctx context.Context, req crm.WriteRequest) ([]crm.WriteResult, error) {
+	d.mu.Lock()
+	d.jobs = append(d.jobs, fmt.Sprintf("%s×%d", req.Writes[0].Op, len(req.Writes)))
+	d.mu.Unlock()
+	var out []crm.WriteResult
+	for start := 0; start < len(req.Writes); start += 2 {
+		rs, err := d.Driver.Write(ctx, crm.WriteRequest{Object: req.Object, Writes: req.Writes[start:min(start+2, len(req.Writes))]})
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, rs...)
+	}
+	return out, nil
+}
+
+func TestClientBulkKeepsTheOrderOfOperations(t *testing.T) {
+	mem, err := memcrm.New(memcrm.WithMaxBatchSize(2))
+	if err != nil {
+		t.Fatal(err)
+	}
+	drv := &bulkDriver{Driver: mem}
+	audit := &auditLog{}
+	c, err := crm.NewClient(drv, crm.WithAuditor(audit))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids, err := mem.Seed("Contact", crm.Fields{"LastName": "A"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := ids[0]
+	ws := append(creates(2),
+		crm.Write{Op: crm.OpUpdate, ID: a, Fields: crm.Fields{"Title": "b"}},
+		crm.Write{Op: crm.OpDelete, ID: a},
+		crm.Write{Op: crm.OpUpdate, ID: a, Fields: crm.Fields{"Title": "c"}}, // after the delete: must fail
+	)
+	results, err := c.Write(t.Context(), "Contact", ws)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := fmt.Sprint(drv.jobs); got != "[create×2 update×1 delete×1 update×1]" {
+		t.Fatalf("bulk jobs %s, want runs in the writes' order", got)
+	}
+	if got := fmt.Sprint(results.Failed()); got != "[4]" || !errors.Is(results[4].Err, crm.ErrNotFound) {
+		t.Fatalf("failed %s (%v), want only the update after the delete, not found", got, results[4].Err)
+	}
+	if n := len(audit.ops("bulk_write")); n != 4 {
+		t.Fatalf("%d bulk_write audit events, want 4", n)
+	}
+	// Below the threshold, or with BulkNever, the batch API is used.
+	drv.jobs = nil
+	if _, err := c.Write(t.Context(), "Contact", creates(5), crm.WithBulk(crm.BulkNever)); err != nil || len(drv.jobs) != 0 {
+		t.Fatalf("BulkNever used the bulk API: %v %v", drv.jobs, err)
+	}
+}
+
+// nilPage is a broken driver that returns neither a page nor an error.
+type nilPage struct{ crm.Driver }
+
+func (nilPage) Query(context.Context, crm.QueryRequest) (*crm.Page, error)           { return nil, nil }
+func (nilPage) Changes(context.Context, crm.ChangesRequest) (*crm.ChangePage, error) { return nil, nil }
+
+func TestClientSurvivesADriverReturningNothing(t *testing.T) {
+	drv, _ := memcrm.New()
+	c, _ := crm.NewClient(nilPage{drv})
+	for _, err := range c.Query(t.Context(), crm.Query{Object: "Contact"}) {
+		if err == nil || !strings.Contains(err.Error(), "neither a page nor an error") {
+			t.Fatalf("Query: %v", err)
+		}
+	}
+	for _, err := range c.Changes(t.Context(), "Contact", "") {
+		if err == nil || !strings.Contains(err.Error(), "neither a page nor an error") {
+			t.Fatalf("Changes: %v", err)
+		}
+	}
+}
+
+func TestClientChangesOptions(t *testing.T) {
+	c, _ := newClient(t, nil)
+	if _, err := c.Write(t.Context(), "Contact", creates(2)); err != nil {
+		t.Fatal(err)
+	}
+	var cursor string
+	for page, err := range c.Changes(t.Context(), "Contact", "", crm.WithFields("LastName")) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, ch := range page.Changes {
+			if _, ok := ch.Record.Fields["Score"]; ok {
+				t.Fatalf("WithFields(LastName) returned Score: %v", ch.Record.Fields)
+			}
+		}
+		cursor = page.Cursor
+	}
+	if _, err := c.Write(t.Context(), "Contact", creates(1)); err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for page, err := range c.Changes(t.Context(), "Contact", "", crm.WithCursor(cursor)) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		n += len(page.Changes)
+	}
+	if n != 1 {
+		t.Fatalf("WithCursor resumed with %d changes, want 1", n)
+	}
+}
+
+func TestNewClientRefusesNilOptions(t *testing.T) {
+	drv, _ := memcrm.New()
+	if _, err := crm.NewClient(drv, crm.WithTracerProvider(nil)); err == nil {
+		t.Error("a nil tracer provider was accepted")
+	}
+	if _, err := crm.NewClient(drv, crm.WithClock(nil)); err == nil {
+		t.Error("a nil clock was accepted")
+	}
+	if _, err := crm.NewClient(nil); err == nil {
+		t.Error("a nil driver was accepted")
+	}
+}
+
+// Failures must not carry field values into spans or audit logs either.
+func TestFailuresCarryNoValues(t *testing.T) {
+	sr := tracetest.NewSpanRecorder()
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(sr))
+	var logs strings.Builder
+	c, _ := newClient(t, nil, crm.WithTracerProvider(tp), crm.WithAuditor(crm.SlogAuditor(slog.New(slog.NewTextHandler(&logs, nil)))))
+	secret := "ada.secret@example.com"
+	for _, err := range c.Query(t.Context(), crm.Query{Object: "Contact", Where: crm.Eq("Score", secret)}) {
+		if !errors.Is(err, crm.ErrValidation) && !errors.Is(err, crm.ErrInvalidRequest) {
+			t.Fatalf("a string compared with an int field: %v", err)
+		}
+	}
+	rs, err := c.Write(t.Context(), "Contact", []crm.Write{
+		{Op: crm.OpCreate, Fields: crm.Fields{"LastName": "A", "Email": secret}},
+		{Op: crm.OpCreate, Fields: crm.Fields{"LastName": "B", "Email": secret}}, // duplicate
+		{Op: crm.OpCreate, Fields: crm.Fields{"LastName": "C", "Birthdate": secret}},
+		{Op: crm.OpUpsert, ExternalField: "ExternalId", ExternalValue: "k", Fields: crm.Fields{"ExternalId": secret}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := fmt.Sprint(rs.Failed()); got != "[1 2 3]" {
+		t.Fatalf("failed %s, want [1 2 3]", got)
+	}
+	everything := logs.String() + rs.Err().Error()
+	for _, s := range sr.Ended() {
+		everything += fmt.Sprintf("%v %v %v", s.Attributes(), s.Events(), s.Status())
+	}
+	if strings.Contains(everything, "secret") {
+		t.Fatalf("a field value leaked:\n%s", everything)
+	}
+	if !strings.Contains(logs.String(), "crm call") {
+		t.Fatal("the audit log is empty: the scan proves nothing")
 	}
 }

@@ -21,9 +21,15 @@ type Decimal struct {
 	scale int32
 }
 
-// NewDecimal returns coef × 10^-scale; NewDecimal(1250, 2) is 12.50.
+// NewDecimal returns coef × 10^-scale; NewDecimal(1250, 2) is 12.50 and
+// NewDecimal(12, -3) is 12000.
 func NewDecimal(coef int64, scale int32) Decimal {
-	return Decimal{coef: big.NewInt(coef), scale: scale}
+	c := big.NewInt(coef)
+	if scale < 0 {
+		c.Mul(c, new(big.Int).Exp(big.NewInt(10), big.NewInt(int64(-scale)), nil))
+		scale = 0
+	}
+	return Decimal{coef: c, scale: scale}
 }
 
 // Bounds on what ParseDecimal accepts: far beyond any CRM's precision (the
@@ -172,23 +178,37 @@ func (d Decimal) Float64() float64 {
 }
 
 // Round returns d rounded half away from zero to scale digits after the point.
-// Rounding to a larger scale pads with zeros and never changes the value.
+// Rounding to a larger scale pads with zeros and never changes the value. A
+// negative scale rounds to tens, hundreds, ...: Round(-2) of 1250 is 1300.
 func (d Decimal) Round(scale int32) Decimal {
+	if scale < 0 {
+		div := new(big.Int).Exp(big.NewInt(10), big.NewInt(int64(d.scale)-int64(scale)), nil)
+		return Decimal{coef: roundQuo(d.coefficient(), div)}.mulPow10(-scale)
+	}
 	if scale >= d.scale {
 		pad := new(big.Int).Exp(big.NewInt(10), big.NewInt(int64(scale-d.scale)), nil)
 		return Decimal{coef: new(big.Int).Mul(d.coefficient(), pad), scale: scale}
 	}
 	div := new(big.Int).Exp(big.NewInt(10), big.NewInt(int64(d.scale-scale)), nil)
-	q, r := new(big.Int).QuoRem(d.coefficient(), div, new(big.Int))
-	// |r|*2 >= div rounds away from zero.
+	return Decimal{coef: roundQuo(d.coefficient(), div), scale: scale}
+}
+
+// roundQuo returns n / div rounded half away from zero.
+func roundQuo(n, div *big.Int) *big.Int {
+	q, r := new(big.Int).QuoRem(n, div, new(big.Int))
 	if new(big.Int).Mul(new(big.Int).Abs(r), big.NewInt(2)).Cmp(div) >= 0 {
-		if d.coefficient().Sign() < 0 {
+		if n.Sign() < 0 {
 			q.Sub(q, big.NewInt(1))
 		} else {
 			q.Add(q, big.NewInt(1))
 		}
 	}
-	return Decimal{coef: q, scale: scale}
+	return q
+}
+
+// mulPow10 returns d × 10^n at scale 0, for a whole d and n >= 0.
+func (d Decimal) mulPow10(n int32) Decimal {
+	return Decimal{coef: new(big.Int).Mul(d.coefficient(), new(big.Int).Exp(big.NewInt(10), big.NewInt(int64(n)), nil))}
 }
 
 // MarshalText encodes d in plain notation.

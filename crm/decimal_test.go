@@ -59,6 +59,7 @@ func TestDecimalCompareAndRound(t *testing.T) {
 		want  string
 	}{
 		{"2.345", 2, "2.35"}, {"-2.345", 2, "-2.35"}, {"2.344", 2, "2.34"}, {"2.5", 0, "3"}, {"1.2", 3, "1.200"}, {"0.004", 2, "0.00"},
+		{"1250", -2, "1300"}, {"15", -1, "20"}, {"-1249.9", -2, "-1200"}, {"44.5", -1, "40"},
 	} {
 		if got := MustDecimal(tt.in).Round(tt.scale).String(); got != tt.want {
 			t.Errorf("Round(%s, %d) = %s, want %s", tt.in, tt.scale, got, tt.want)
@@ -69,6 +70,9 @@ func TestDecimalCompareAndRound(t *testing.T) {
 	}
 	if _, ok := MustDecimal("42.5").Int64(); ok {
 		t.Error("Int64(42.5) should not be a whole number")
+	}
+	if d := NewDecimal(12, -3); d.String() != "12000" || d.Cmp(MustDecimal("12000")) != 0 {
+		t.Errorf("NewDecimal(12, -3) = %s, want 12000", d)
 	}
 	var zero Decimal
 	if zero.String() != "0" || !zero.IsZero() {

@@ -3,6 +3,7 @@ package crm
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 )
@@ -97,7 +98,7 @@ func checkFields(s *Schema, w *Write) *Error {
 		}
 		if _, err := NormalizeValue(f.Type, v); err != nil {
 			return &Error{Kind: KindValidation, Fields: []string{f.Name},
-				Message: fmt.Sprintf("%s.%s: %v", s.Object, f.Name, err), Err: err}
+				Message: fmt.Sprintf("%s.%s: %s", s.Object, f.Name, strings.TrimPrefix(err.Error(), "crm: "))}
 		}
 	}
 	return nil

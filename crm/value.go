@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -23,10 +24,34 @@ import (
 // expected; a float64 with a fractional part is never accepted for an int.
 func NormalizeValue(t FieldType, v any) (any, error) {
 	out, err := normalize(t, v)
-	if err != nil && !strings.HasPrefix(err.Error(), "crm: field type") {
-		return nil, fmt.Errorf("crm: %v (%T) is not a valid %s value (want %s): %w", clip(v), v, t, t.Value(), err)
+	if err != nil && !errors.Is(err, errUnknownType) {
+		// The value itself stays out of the message: errors reach logs and
+		// spans, and a field value may be personal data.
+		return nil, fmt.Errorf("crm: a %T is not a valid %s value: want %s", v, t, valueHint(t.Value()))
 	}
 	return out, err
+}
+
+var errUnknownType = errors.New("unknown field type")
+
+func valueHint(k ValueKind) string {
+	switch k {
+	case ValueString:
+		return "a string"
+	case ValueBool:
+		return "a bool, or the text true or false"
+	case ValueInt64:
+		return "a whole number (int64, or digits as text)"
+	case ValueDecimal:
+		return "an exact number (crm.Decimal, or text such as -12.50 or 1e3)"
+	case ValueTime:
+		return "a time.Time, or RFC 3339 text such as 2026-11-27T13:00:00Z"
+	case ValueDate:
+		return "a crm.Date, or text such as 2026-11-27"
+	case ValueStrings:
+		return `a []string, or ";"-separated text`
+	}
+	return string(k)
 }
 
 func normalize(t FieldType, v any) (any, error) {
@@ -38,7 +63,11 @@ func normalize(t FieldType, v any) (any, error) {
 		switch x := v.(type) {
 		case string:
 			return x, nil
-		case fmt.Stringer: // json.Number, Decimal, Date and friends
+		case json.Number:
+			return x.String(), nil
+		case Decimal:
+			return x.String(), nil
+		case Date:
 			return x.String(), nil
 		case int, int32, int64, bool:
 			return fmt.Sprint(x), nil
@@ -144,17 +173,17 @@ func normalize(t FieldType, v any) (any, error) {
 			return out, nil
 		}
 	default:
-		return nil, fmt.Errorf("crm: field type %q is not one crmkit knows", t)
+		return nil, fmt.Errorf("crm: field type %q is not one crmkit knows: %w", t, errUnknownType)
 	}
 	return nil, errNoConversion
 }
 
 var errNoConversion = errors.New("no exact conversion")
 
-func clip(v any) string {
-	s := fmt.Sprint(v)
-	if len(s) > 64 {
-		s = s[:61] + "..."
+// clip shortens text for an error message, on a character boundary.
+func clip(s string) string {
+	if r := []rune(s); len(r) > 64 {
+		return string(r[:61]) + "..."
 	}
 	return s
 }
@@ -190,6 +219,11 @@ func EqualValues(a, b any) bool {
 	case []string:
 		y, ok := b.([]string)
 		return ok && slices.Equal(x, y)
+	}
+	// Values outside the normalised kinds (a []any from JSON, say) may not be
+	// comparable with ==, which would panic.
+	if !reflect.TypeOf(a).Comparable() || !reflect.TypeOf(b).Comparable() {
+		return false
 	}
 	return a == b
 }

@@ -42,10 +42,12 @@ func (rs WriteResults) Err() error {
 // to an unknown or read-only field, or with a value of the wrong type, fails
 // with KindValidation without being sent. It then sends the rest in batches of
 // the driver's MaxBatchSize, or through the driver's bulk API when there are
-// more than its BulkThreshold (see WithBulk). When a whole batch fails, every
-// write in it carries that error. When ctx is cancelled, the writes not yet
-// sent fail with KindUnavailable wrapping ctx's error, and Write returns
-// ctx's error too; otherwise the error is nil and failures are in the results.
+// more than its BulkThreshold (see WithBulk), in runs of one operation that
+// keep the writes' order. When a whole batch fails, every write in it carries
+// that error. When ctx ends, the writes not yet sent fail with KindUnavailable
+// wrapping ctx's error (safe to send again), the writes of a batch in flight
+// fail with KindUnknown (they may have been applied), and Write returns ctx's
+// error; otherwise the error is nil and failures are in the results.
 func (c *Client) Write(ctx context.Context, object string, writes []Write, opts ...CallOption) (WriteResults, error) {
 	o := collect(opts)
 	results := make(WriteResults, len(writes))
@@ -55,9 +57,9 @@ func (c *Client) Write(ctx context.Context, object string, writes []Write, opts 
 		if err != nil {
 			// Without the schema nothing can be checked, so nothing is sent.
 			for i := range results {
-				results[i].Err = err
+				results[i] = WriteResult{ID: writes[i].ID, Err: err}
 			}
-			return results, nil
+			return results, ctx.Err()
 		}
 		schema = s
 	}
@@ -69,36 +71,39 @@ func (c *Client) Write(ctx context.Context, object string, writes []Write, opts 
 		}
 		if err != nil {
 			err.CRM, err.Operation, err.Object, err.RecordID = c.info.Name, writes[i].Op.String(), object, writes[i].ID
-			results[i].Err = err
+			results[i] = WriteResult{ID: writes[i].ID, Err: err}
 			continue
 		}
 		pending = append(pending, i)
 	}
 
+	op, send := "write", c.driver.Write
+	var chunks [][]int
 	if bw, ok := c.driver.(BulkWriter); ok && c.useBulk(o.bulk, len(pending)) {
-		return results, c.bulkWrite(ctx, bw, object, writes, pending, results)
+		op, send, chunks = "bulk_write", bw.BulkWrite, runsByOp(writes, pending)
+	} else {
+		size := c.info.MaxBatchSize
+		if o.batchSize > 0 && o.batchSize < size {
+			size = o.batchSize
+		}
+		for start := 0; start < len(pending); start += size {
+			chunks = append(chunks, pending[start:min(start+size, len(pending))])
+		}
 	}
-
-	size := c.info.MaxBatchSize
-	if o.batchSize > 0 && o.batchSize < size {
-		size = o.batchSize
-	}
-	batch := make([]Write, 0, min(size, len(pending)))
-	for start := 0; start < len(pending); start += size {
-		idx := pending[start:min(start+size, len(pending))]
+	for n, idx := range chunks {
 		if err := ctx.Err(); err != nil {
-			markUnsent(results, pending[start:], err)
+			for _, rest := range chunks[n:] {
+				markUnsent(results, writes, rest, err)
+			}
 			return results, err
 		}
-		batch = batch[:0]
-		for _, i := range idx {
-			batch = append(batch, writes[i])
+		batch := make([]Write, len(idx))
+		for j, i := range idx {
+			batch[j] = writes[i]
 		}
-		c.sendBatch(ctx, "write", object, batch, idx, results, func(ctx context.Context, req WriteRequest) ([]WriteResult, error) {
-			return c.driver.Write(ctx, req)
-		})
+		c.sendBatch(ctx, op, object, batch, idx, results, send)
 	}
-	return results, nil
+	return results, ctx.Err()
 }
 
 func (c *Client) useBulk(mode BulkMode, n int) bool {
@@ -111,34 +116,18 @@ func (c *Client) useBulk(mode BulkMode, n int) bool {
 	return c.info.BulkThreshold > 0 && n > c.info.BulkThreshold
 }
 
-// bulkWrite sends one bulk job per operation kind, since bulk APIs take one
-// operation per job.
-func (c *Client) bulkWrite(ctx context.Context, bw BulkWriter, object string, writes []Write, pending []int, results WriteResults) error {
-	byOp := map[Op][]int{}
-	var order []Op
-	for _, i := range pending {
-		op := writes[i].Op
-		if _, seen := byOp[op]; !seen {
-			order = append(order, op)
+// runsByOp cuts the writes into runs of one operation kind, since a bulk job
+// takes one operation. Runs keep the writes' order, so a delete that follows
+// an update of the same record is still applied after it.
+func runsByOp(writes []Write, pending []int) [][]int {
+	var runs [][]int
+	for k, i := range pending {
+		if k == 0 || writes[i].Op != writes[pending[k-1]].Op {
+			runs = append(runs, nil)
 		}
-		byOp[op] = append(byOp[op], i)
+		runs[len(runs)-1] = append(runs[len(runs)-1], i)
 	}
-	for _, op := range order {
-		idx := byOp[op]
-		if err := ctx.Err(); err != nil {
-			for _, rest := range order {
-				markUnsent(results, byOp[rest], err)
-			}
-			return err
-		}
-		batch := make([]Write, len(idx))
-		for j, i := range idx {
-			batch[j] = writes[i]
-		}
-		c.sendBatch(ctx, "bulk_write", object, batch, idx, results, bw.BulkWrite)
-		delete(byOp, op)
-	}
-	return nil
+	return runs
 }
 
 // sendBatch makes one driver call and spreads its outcome over results.
@@ -167,11 +156,17 @@ func (c *Client) sendBatch(ctx context.Context, op, object string, batch []Write
 	})
 	if err != nil {
 		var ce *Error
-		if !errors.As(err, &ce) {
+		switch {
+		case errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded):
+			// The batch may or may not have been applied: never call that
+			// safely retryable, or a retried create could make a duplicate.
+			err = &Error{Kind: KindUnknown, CRM: c.info.Name, Operation: op, Object: object, Err: err,
+				Message: "outcome unknown: the context ended while this batch was in flight; re-read the records (or upsert by external id) before sending again"}
+		case !errors.As(err, &ce):
 			err = &Error{Kind: KindUnavailable, CRM: c.info.Name, Operation: op, Object: object, Err: err}
 		}
-		for _, i := range idx {
-			results[i] = WriteResult{Err: err}
+		for j, i := range idx {
+			results[i] = WriteResult{ID: batch[j].ID, Err: err}
 		}
 		return
 	}
@@ -183,11 +178,11 @@ func (c *Client) sendBatch(ctx context.Context, op, object string, batch []Write
 	}
 }
 
-func markUnsent(results WriteResults, idx []int, cause error) {
+// markUnsent fails the writes that were never sent because ctx ended; they
+// are safe to send again.
+func markUnsent(results WriteResults, writes []Write, idx []int, cause error) {
 	for _, i := range idx {
-		if results[i].Err == nil && results[i].ID == "" {
-			results[i].Err = &Error{Kind: KindUnavailable, Message: "not sent", Err: cause}
-		}
+		results[i] = WriteResult{ID: writes[i].ID, Err: &Error{Kind: KindUnavailable, Message: "not sent: the context ended first", Err: cause}}
 	}
 }
 

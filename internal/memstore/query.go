@@ -622,7 +622,7 @@ func (t *table) literal(f *crm.Field, op string, v any) (any, error) {
 	}
 	if err != nil {
 		return nil, &crm.Error{Kind: crm.KindValidation, Operation: "query", Object: t.schema.Object, Fields: []string{f.Name},
-			Message: fmt.Sprintf("filter %s %s: %s; send %s", f.Name, op, strings.TrimPrefix(err.Error(), "crm: "), hint(f))}
+			Message: fmt.Sprintf("filter %s %s: %s", f.Name, op, strings.TrimPrefix(err.Error(), "crm: "))}
 	}
 	return lit, nil
 }

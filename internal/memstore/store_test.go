@@ -150,7 +150,7 @@ func TestValidationErrors(t *testing.T) {
 		{"unknown field", func() error { _, err := s.Create("Lead", crm.Fields{"Name": "x", "Nmae": "y"}); return err },
 			crm.KindValidation, []string{"Nmae"}, []string{`Lead has no field "Nmae"`, `did you mean "Name"`}},
 		{"wrong type", func() error { _, err := s.Create("Lead", crm.Fields{"Name": "x", "Score": "many"}); return err },
-			crm.KindValidation, []string{"Score"}, []string{"field Score", "many", "a whole number"}},
+			crm.KindValidation, []string{"Score"}, []string{"field Score", "a string is not a valid int value", "a whole number"}},
 		{"fractional int", func() error { _, err := s.Create("Lead", crm.Fields{"Name": "x", "Score": 1.5}); return err },
 			crm.KindValidation, []string{"Score"}, []string{"field Score"}},
 		{"read-only on create", func() error { _, err := s.Create("Lead", crm.Fields{"Name": "x", "Created": t0}); return err },
@@ -251,13 +251,13 @@ func TestUpsert(t *testing.T) {
 		t.Errorf("table holds %d records, want 1", n)
 	}
 	_, _, err = s.Upsert("Lead", "Ext", "K-1", crm.Fields{"Ext": "K-2"})
-	wantErr(t, err, crm.KindValidation, []string{"Ext"}, "upsert key is K-1")
+	wantErr(t, err, crm.KindValidation, []string{"Ext"}, "other than the upsert key")
 	_, _, err = s.Upsert("Lead", "Name", "x", crm.Fields{})
 	wantErr(t, err, crm.KindValidation, []string{"Name"}, "cannot key an upsert", "Email, Ext")
 	_, _, err = s.Upsert("Lead", "Ext", "K-1", crm.Fields{"Name": "third"}, IfVersion(r.Version))
 	wantErr(t, err, crm.KindConflict, nil, "expected version "+r.Version)
 	_, _, err = s.Upsert("Lead", "Ext", "K-9", crm.Fields{"Name": "x"}, IfVersion("3"))
-	wantErr(t, err, crm.KindConflict, []string{"Ext"}, "no Lead has Ext = K-9")
+	wantErr(t, err, crm.KindConflict, []string{"Ext"}, "no Lead has that Ext")
 	_, _, err = s.Upsert("Lead", "Score", "x", nil)
 	wantErr(t, err, crm.KindValidation, []string{"Score"}, "cannot key an upsert")
 }

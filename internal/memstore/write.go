@@ -108,14 +108,14 @@ func (s *Store) Upsert(object, keyField string, keyValue any, fields crm.Fields,
 	key, err := crm.NormalizeValue(kf.Type, keyValue)
 	if err != nil {
 		return nil, false, &crm.Error{Kind: crm.KindValidation, Operation: "upsert", Object: t.schema.Object, Fields: []string{kf.Name},
-			Message: fmt.Sprintf("the upsert key for field %s: %s; send %s", kf.Name, strings.TrimPrefix(err.Error(), "crm: "), hint(kf))}
+			Message: fmt.Sprintf("the upsert key for field %s: %s", kf.Name, strings.TrimPrefix(err.Error(), "crm: "))}
 	}
 	in := make(crm.Fields, len(fields)+1)
 	for name, v := range fields {
 		if strings.EqualFold(name, kf.Name) {
 			if nv, err := crm.NormalizeValue(kf.Type, v); err != nil || !sameValue(nv, key) {
 				return nil, false, &crm.Error{Kind: crm.KindValidation, Operation: "upsert", Object: t.schema.Object, Fields: []string{kf.Name},
-					Message: fmt.Sprintf("the fields set %s to %v but the upsert key is %v: leave the key field out of the fields, or make them agree", kf.Name, v, key)}
+					Message: fmt.Sprintf("the fields set %s to a value other than the upsert key: leave the key field out of the fields, or make them agree", kf.Name)}
 			}
 			continue
 		}
@@ -130,7 +130,7 @@ func (s *Store) Upsert(object, keyField string, keyValue any, fields crm.Fields,
 	}
 	if o.ifVersion != "" {
 		return nil, false, &crm.Error{Kind: crm.KindConflict, Operation: "upsert", Object: t.schema.Object, Fields: []string{kf.Name},
-			Message: fmt.Sprintf("no %s has %s = %v, but the upsert expected version %s of an existing record: it was deleted or never made; re-read and decide", t.schema.Object, kf.Name, key, o.ifVersion)}
+			Message: fmt.Sprintf("no %s has that %s, but the upsert expected version %s of an existing record: it was deleted or never made; re-read and decide", t.schema.Object, kf.Name, o.ifVersion)}
 	}
 	in[kf.Name] = key
 	rec, err = s.create(t, "upsert", in, o)
@@ -396,7 +396,7 @@ func (t *table) prepare(in crm.Fields, id string, o writeOptions, create bool) (
 		}
 		nv, err := crm.NormalizeValue(f.Type, v)
 		if err != nil {
-			p.add(f.Name, fmt.Sprintf("field %s: %s; send %s", f.Name, strings.TrimPrefix(err.Error(), "crm: "), hint(f)))
+			p.add(f.Name, fmt.Sprintf("field %s: %s", f.Name, strings.TrimPrefix(err.Error(), "crm: ")))
 			continue
 		}
 		if msg := checkValue(f, nv); msg != "" {
@@ -477,27 +477,6 @@ func clip(s string) string {
 	return s
 }
 
-// hint says what a value of the field's type looks like.
-func hint(f *crm.Field) string {
-	switch f.Type.Value() {
-	case crm.ValueString:
-		return "text"
-	case crm.ValueBool:
-		return "true or false"
-	case crm.ValueInt64:
-		return "a whole number, such as 42"
-	case crm.ValueDecimal:
-		return "a number, such as crm.MustDecimal(\"12.50\") or \"12.50\""
-	case crm.ValueTime:
-		return "a time.Time or RFC 3339 text, such as 2026-11-27T13:00:00Z"
-	case crm.ValueDate:
-		return "a crm.Date or YYYY-MM-DD text, such as 2026-11-27"
-	case crm.ValueStrings:
-		return "a []string or \";\"-separated text"
-	}
-	return "a " + string(f.Type.Value())
-}
-
 // checkUnique refuses a value already held by another live record in an
 // external-id or unique field.
 func (t *table) checkUnique(op string, vals crm.Fields, selfID string) error {
@@ -509,7 +488,7 @@ func (t *table) checkUnique(op string, vals crm.Fields, selfID string) error {
 		}
 		if r, ok := t.unique[f.Name][uniqueKey(v)]; ok && r.id != selfID {
 			return &crm.Error{Kind: crm.KindDuplicate, Operation: op, Object: t.schema.Object, RecordID: selfID, Fields: []string{f.Name},
-				Message: fmt.Sprintf("field %s value %v is already used by %s %s: update that record (or upsert on %s) instead of writing the value again", f.Name, v, t.schema.Object, r.id, f.Name)}
+				Message: fmt.Sprintf("field %s: the value is already used by %s %s: update that record (or upsert on %s) instead of writing the value again", f.Name, t.schema.Object, r.id, f.Name)}
 		}
 	}
 	return nil
