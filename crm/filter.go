@@ -111,11 +111,30 @@ func NotNull(field string) Filter { return &NullFilter{Field: field, IsNull: fal
 // ModifiedSince matches records modified at or after t.
 func ModifiedSince(t time.Time) Filter { return &ModifiedSinceFilter{Time: t.UTC()} }
 
-// And matches records that match all filters. nil filters are dropped.
-func And(filters ...Filter) Filter { return &AndFilter{Filters: compact(filters)} }
+// And matches records that match all filters. nil filters are dropped, so
+// optional conditions compose: And(nil, nil) is nil, which matches every
+// record, and And(f) is f.
+func And(filters ...Filter) Filter {
+	fs := compact(filters)
+	switch len(fs) {
+	case 0:
+		return nil
+	case 1:
+		return fs[0]
+	}
+	return &AndFilter{Filters: fs}
+}
 
-// Or matches records that match any of filters. nil filters are dropped.
-func Or(filters ...Filter) Filter { return &OrFilter{Filters: compact(filters)} }
+// Or matches records that match any of filters. nil filters are dropped; Or(f)
+// is f. An Or with nothing left would match no record, which is never what a
+// caller means, so [Query.Validate] refuses it.
+func Or(filters ...Filter) Filter {
+	fs := compact(filters)
+	if len(fs) == 1 {
+		return fs[0]
+	}
+	return &OrFilter{Filters: fs}
+}
 
 // Not negates a filter.
 func Not(f Filter) Filter { return &NotFilter{Filter: f} }
@@ -259,11 +278,23 @@ func (q *Query) Validate() error {
 					return &Error{Kind: KindInvalidRequest, Operation: "query", Object: q.Object, Fields: []string{x.Field}, Message: "Contains needs a string value"}
 				}
 			}
+		case *OrFilter:
+			if len(x.Filters) == 0 {
+				return &Error{Kind: KindInvalidRequest, Operation: "query", Object: q.Object, Message: "an Or has no filters: it would match nothing (to match every record, leave Where nil)"}
+			}
+		case *AndFilter:
+			if len(x.Filters) == 0 {
+				return &Error{Kind: KindInvalidRequest, Operation: "query", Object: q.Object, Message: "an And has no filters: leave Where nil to match every record"}
+			}
+		case *NotFilter:
+			if x.Filter == nil {
+				return &Error{Kind: KindInvalidRequest, Operation: "query", Object: q.Object, Message: "Not(nil) negates nothing: give it a filter"}
+			}
 		case *InFilter:
 			if len(x.Values) == 0 {
 				return &Error{Kind: KindInvalidRequest, Operation: "query", Object: q.Object, Fields: []string{x.Field}, Message: fmt.Sprintf("In(%q) has no values: it would match nothing", x.Field)}
 			}
-		case *NullFilter, *ModifiedSinceFilter, *AndFilter, *OrFilter, *NotFilter:
+		case *NullFilter, *ModifiedSinceFilter:
 		}
 		return nil
 	})

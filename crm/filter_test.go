@@ -37,6 +37,10 @@ func TestQueryValidate(t *testing.T) {
 		{Object: "Contact", Where: Eq("Email", nil)},
 		{Object: "Contact", Where: And(In("Status"))},
 		{Object: "Contact", Where: &Compare{Field: "Name", Op: OpContains, Value: 3}},
+		{Object: "Contact", Where: Or()},
+		{Object: "Contact", Where: Or(nil, nil)},
+		{Object: "Contact", Where: &AndFilter{}},
+		{Object: "Contact", Where: Not(nil)},
 	}
 	for _, q := range bad {
 		err := q.Validate()
@@ -47,5 +51,11 @@ func TestQueryValidate(t *testing.T) {
 	ok := Query{Object: "Contact", Where: And(ModifiedSince(time.Now()), Contains("Name", "a"))}
 	if err := ok.Validate(); err != nil {
 		t.Fatal(err)
+	}
+	if And(nil, nil) != nil {
+		t.Error("And of nothing should be nil (match every record)")
+	}
+	if f := Eq("a", "b"); And(nil, f) != f || Or(f, nil) != f {
+		t.Error("And or Or of one filter should be that filter")
 	}
 }

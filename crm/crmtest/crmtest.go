@@ -357,9 +357,9 @@ func (h *harness) tagged(f crm.Filter) crm.Filter {
 
 // write sends writes through the Client, checks there is one result per
 // write, and remembers created ids for cleanup.
-func (h *harness) write(t *testing.T, ws []crm.Write) crm.WriteResults {
+func (h *harness) write(t *testing.T, ws []crm.Write, opts ...crm.CallOption) crm.WriteResults {
 	t.Helper()
-	rs, err := h.client.Write(t.Context(), h.schema.Object, ws)
+	rs, err := h.client.Write(t.Context(), h.schema.Object, ws, opts...)
 	if err != nil {
 		t.Fatalf("Client.Write of %d writes: %v", len(ws), err)
 	}
@@ -381,13 +381,13 @@ func (h *harness) create(t *testing.T, f crm.Fields) string {
 }
 
 // createAll makes records in one Client.Write, all of which must succeed.
-func (h *harness) createAll(t *testing.T, fs []crm.Fields) []string {
+func (h *harness) createAll(t *testing.T, fs []crm.Fields, opts ...crm.CallOption) []string {
 	t.Helper()
 	ws := make([]crm.Write, len(fs))
 	for i, f := range fs {
 		ws[i] = crm.Write{Op: crm.OpCreate, Fields: f}
 	}
-	rs := h.write(t, ws)
+	rs := h.write(t, ws, opts...)
 	ids := make([]string, len(rs))
 	for i, r := range rs {
 		if r.Err != nil {

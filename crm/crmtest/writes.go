@@ -386,15 +386,15 @@ func testWriteResults(t *testing.T, h *harness) {
 		t.Errorf("result 4 (upsert of a new key): %+v, want a new id and Created=true", rs[4])
 	}
 
-	// More writes than one batch (when the batch size is small enough to
-	// try): the Client splits them and still returns one result per write,
-	// in order.
+	// More writes than one batch: the Client splits them (into at least
+	// three batches, whatever the driver's own batch size) and the driver's
+	// results still come back one per write, in order.
 	n := min(max(h.info.MaxBatchSize, 1)+1, 3*h.tg.PageSize+1)
 	fs := make([]crm.Fields, n)
 	for i := range fs {
 		fs[i] = h.record(fmt.Sprintf("Results many %02d", i), nil)
 	}
-	many := h.createAll(t, fs)
+	many := h.createAll(t, fs, crm.WithBatchSize(max(1, n/3)))
 	for i, id := range many {
 		if v, _ := value(h.get(t, id), h.name.Name); v != fs[i][h.name.Name] {
 			t.Errorf("result %d of %d points at a record named %#v, want %#v: results are out of order", i, n, v, fs[i][h.name.Name])

@@ -31,8 +31,9 @@
 //     match nulls; ascending order puts nulls first.
 //   - Query cursors hold the position after the page's last record and a
 //     hash of the query, so paging resumes correctly after records are
-//     written between pages, and a cursor used with another query is refused
-//     with KindInvalidRequest. Change cursors hold a write sequence number.
+//     inserted or deleted between pages (in id order, the default, after any
+//     write), and a cursor used with another query is refused with
+//     KindInvalidRequest. Change cursors hold a write sequence number.
 //   - Deletes leave tombstones: the change feed reports them, and
 //     Query.IncludeDeleted finds them.
 //   - Writes are applied one by one, each with its own result; a batch larger

@@ -277,7 +277,7 @@ func TestSearch(t *testing.T) {
 func TestSeedSetsReadOnlyFieldsAndChecksTypes(t *testing.T) {
 	d := newDriver(t)
 	when := time.Date(2020, 5, 6, 7, 8, 9, 0, time.UTC)
-	ids, err := d.Seed("Contact", crm.Fields{"LastName": "Old", "CreatedAt": when}, crm.Fields{"Score": "high"})
+	ids, err := d.Seed("Contact", crm.Fields{"LastName": "Old", "CreatedAt": when, "ModifiedAt": when.Add(time.Hour)}, crm.Fields{"Score": "high"})
 	if err == nil || len(ids) != 1 {
 		t.Fatalf("Seed with a bad second record: ids %v, err %v; want one id and an error", ids, err)
 	}
@@ -286,9 +286,10 @@ func TestSeedSetsReadOnlyFieldsAndChecksTypes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// The store stamps CreatedAt itself; seeding may not rewrite history.
-	if r.Fields["CreatedAt"] == nil || r.Fields["LastName"] != "Old" {
-		t.Errorf("seeded record = %v", r.Fields)
+	// Fixtures may carry history: the given times are kept, so a test can
+	// seed records that "changed last week".
+	if !crm.EqualValues(r.Fields["CreatedAt"], when) || !r.ModifiedAt.Equal(when.Add(time.Hour)) || r.Fields["LastName"] != "Old" {
+		t.Errorf("seeded record = %v (ModifiedAt %v), want CreatedAt %v and ModifiedAt an hour later", r.Fields, r.ModifiedAt, when)
 	}
 }
 
@@ -383,5 +384,33 @@ func TestCancelledContext(t *testing.T) {
 		if err := call(); !errors.Is(err, context.Canceled) {
 			t.Errorf("%s with a cancelled context: %v, want context.Canceled", name, err)
 		}
+	}
+}
+
+// A cursor stays valid for the same query rebuilt from stored values: a time
+// without its monotonic reading or in another zone, a decimal at another
+// scale, an int of another width.
+func TestCursorSurvivesRebuiltLiterals(t *testing.T) {
+	d := newDriver(t)
+	seedContacts(t, d, 6)
+	since := time.Now().Add(-time.Hour) // carries a monotonic clock reading
+	build := func(ts time.Time, min crm.Decimal, score any) crm.Query {
+		return crm.Query{Object: "Contact", Where: crm.And(
+			crm.Gt("ModifiedAt", ts),
+			crm.Or(crm.IsNull("AnnualValue"), crm.Ge("AnnualValue", min)),
+			crm.Lt("Score", score),
+		)}
+	}
+	p1, err := d.Query(t.Context(), crm.QueryRequest{Query: build(since, crm.MustDecimal("0"), int64(100)), PageSize: 4})
+	if err != nil || p1.NextCursor == "" || len(p1.Records) != 4 {
+		t.Fatalf("first page: %v, %v", p1, err)
+	}
+	stored := since.Round(0).In(time.FixedZone("UTC+5", 5*3600))
+	p2, err := d.Query(t.Context(), crm.QueryRequest{Query: build(stored, crm.MustDecimal("0.00"), 100), PageSize: 4, Cursor: p1.NextCursor})
+	if err != nil {
+		t.Fatalf("the same query rebuilt from stored values refused its cursor: %v", err)
+	}
+	if len(p2.Records) != 2 {
+		t.Fatalf("second page has %d records, want 2", len(p2.Records))
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/crmkit/crmkit/crm"
 	"github.com/crmkit/crmkit/internal/memstore"
@@ -201,7 +202,7 @@ func queryKey(q crm.Query) string {
 // filterKey renders a filter with each literal's Go type, so that Eq("n", 1)
 // and Eq("n", "1") differ.
 func filterKey(f crm.Filter) string {
-	lit := func(v any) string { return fmt.Sprintf("%T:%q", v, fmt.Sprint(v)) }
+	lit := canonicalLiteral
 	switch x := f.(type) {
 	case *crm.Compare:
 		return fmt.Sprintf("(%s %s %s)", strings.ToLower(x.Field), x.Op, lit(x.Value))
@@ -226,6 +227,22 @@ func filterKey(f crm.Filter) string {
 		return "nil"
 	}
 	return fmt.Sprintf("%T(%s)", f, f)
+}
+
+// canonicalLiteral renders a filter value so that the same value gives the
+// same text however it was built: a time by its instant (never with Go's
+// monotonic clock reading or zone), a decimal by its exact value, an int of
+// any width as an int64.
+func canonicalLiteral(v any) string {
+	switch x := v.(type) {
+	case time.Time:
+		return "time:" + x.UTC().Format(time.RFC3339Nano)
+	case crm.Decimal:
+		return "num:" + x.Rat().RatString()
+	case int, int32, int64:
+		return fmt.Sprintf("int64:%d", x)
+	}
+	return fmt.Sprintf("%T:%q", v, fmt.Sprint(v))
 }
 
 func filterList(fs []crm.Filter) string {

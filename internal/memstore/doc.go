@@ -46,8 +46,11 @@
 // [Store.Query] evaluates every crm filter type, sorts by the query's
 // OrderBy and then by id, and returns one page after a keyset [Position].
 // Because a position names a place in the order, not an offset, records
-// written between two pages never make the next page repeat or skip a
-// record that was there all along. Positions marshal to text, for drivers to
+// inserted or deleted between two pages never make the next page repeat or
+// skip a record that was there all along. A record whose sort field changes
+// between pages can move across the position and be read twice or not at
+// all, as in any keyset paging: sync code should order by id (the default)
+// or by a field that never changes. Positions marshal to text, for drivers to
 // wrap in their opaque cursors.
 //
 // Deletes leave tombstones, so [Store.ChangesSince] reports creates, updates

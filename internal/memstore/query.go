@@ -224,9 +224,8 @@ func (s *Store) Query(q Query) (*Result, error) {
 		last := rows[len(rows)-1]
 		res.Next = &Position{Values: last.key, ID: last.r.id}
 	}
-	start, end := 0, len(rows)
-	res.Records = make([]*Record, 0, end-start)
-	for _, r := range rows[start:end] {
+	res.Records = make([]*Record, 0, len(rows))
+	for _, r := range rows {
 		res.Records = append(res.Records, t.record(r.r, sel))
 	}
 	return res, nil

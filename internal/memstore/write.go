@@ -28,8 +28,9 @@ func IfVersion(v string) WriteOption { return func(o *writeOptions) { o.ifVersio
 
 // AsSystem makes a write as the CRM itself rather than as an API user: the
 // createable, updateable and required checks are skipped, so that seed data
-// can set read-only fields. Types, lengths, picklists and uniqueness are
-// still checked.
+// can set read-only fields, and a create keeps a created or modified time it
+// is given instead of stamping the current time (fixtures may carry history).
+// Types, lengths, picklists and uniqueness are still checked.
 func AsSystem() WriteOption { return func(o *writeOptions) { o.system = true } }
 
 // WithID makes a create use id instead of the table's next id, for fixtures
@@ -202,6 +203,20 @@ func (s *Store) create(t *table, op string, in crm.Fields, o writeOptions) (*Rec
 	s.seq++
 	now := s.now().UTC()
 	r := &row{id: id, fields: make(crm.Fields, len(t.schema.Fields)), created: now, modified: now, createdSeq: s.seq, seq: s.seq}
+	if o.system {
+		// Fixtures may carry history: a created or modified time given by
+		// the CRM itself is kept rather than stamped over.
+		if t.createdFld != nil {
+			if ts, ok := vals[t.createdFld.Name].(time.Time); ok {
+				r.created = ts
+			}
+		}
+		if t.modField != nil {
+			if ts, ok := vals[t.modField.Name].(time.Time); ok {
+				r.modified = ts
+			}
+		}
+	}
 	for _, f := range t.schema.Fields {
 		r.fields[f.Name] = nil
 	}
