@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"iter"
+	"slices"
 	"time"
 
 	"go.opentelemetry.io/otel"
@@ -261,8 +262,11 @@ func (c *Client) QueryPages(ctx context.Context, q Query, opts ...CallOption) it
 	return func(yield func(*Page, error) bool) {
 		o := collect(opts)
 		cursor := o.cursor
-		seen := map[string]bool{cursor: true}
-		for {
+		// The last few cursors, to stop a driver that cycles; a short
+		// window keeps memory flat however many pages a read has.
+		var recent [16]string
+		recent[0] = cursor
+		for n := 1; ; n++ {
 			if err := ctx.Err(); err != nil {
 				yield(nil, err)
 				return
@@ -278,13 +282,13 @@ func (c *Client) QueryPages(ctx context.Context, q Query, opts ...CallOption) it
 			if p.NextCursor == "" {
 				return
 			}
-			if seen[p.NextCursor] {
+			if slices.Contains(recent[:], p.NextCursor) {
 				yield(nil, &Error{Kind: KindUnknown, CRM: c.info.Name, Operation: "query", Object: q.Object,
 					Message: "the driver returned the same cursor twice; stopping instead of looping forever"})
 				return
 			}
 			cursor = p.NextCursor
-			seen[cursor] = true
+			recent[n%len(recent)] = cursor
 		}
 	}
 }
