@@ -31,7 +31,7 @@
 //		ratelimit.WithDailyGuard(0.8),
 //	)
 //	if err := lim.Wait(ctx, ratelimit.DefaultLane); err != nil {
-//		return err // ctx ended, or crm.ErrQuotaExhausted
+//		return err // ctx ended, crm.ErrQuotaExhausted, or crm.ErrRateLimited
 //	}
 //	resp, err := send(ctx, req)
 //	if err != nil {
@@ -42,7 +42,11 @@
 //	}
 //
 // Every wait watches its context: Wait returns as soon as ctx is done, and at
-// once when ctx's deadline would pass before the lane may send. A Limiter is
-// safe for concurrent use; build one per tenant, since limits are per org or
-// per account.
+// once when ctx's deadline would pass before the lane may send: with a
+// *crm.Error of KindRateLimited (RetryAfter says how long) when the CRM's
+// pause is what holds the lane, and with an error wrapping
+// context.DeadlineExceeded when the lane's own pace is. The daily guard keeps
+// the highest use observed in a day, so responses that arrive out of order
+// cannot lift it. A Limiter is safe for concurrent use; build one per tenant,
+// since limits are per org or per account.
 package ratelimit

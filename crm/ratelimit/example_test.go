@@ -58,11 +58,15 @@ func ExampleLimiter_Observe() {
 	lim.Observe(ratelimit.DefaultLane, ratelimit.Observation{Remaining: 150, Limit: 150})
 	fmt.Println("refilled:", lim.Rate(ratelimit.DefaultLane), "a second")
 
-	// A 429 with Retry-After: 1 holds every caller of the lane for a second.
+	// A 429 with Retry-After: 1 holds every caller of the lane for a second;
+	// one whose deadline comes sooner is told at once that the CRM is
+	// throttling, and for how long.
 	lim.Observe(ratelimit.DefaultLane, ratelimit.Observation{RetryAfter: time.Second})
 	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 	defer cancel()
-	fmt.Println("paused:", errors.Is(lim.Wait(ctx, ratelimit.DefaultLane), context.DeadlineExceeded))
+	var ce *crm.Error
+	err := lim.Wait(ctx, ratelimit.DefaultLane)
+	fmt.Println("paused:", errors.As(err, &ce) && ce.Kind == crm.KindRateLimited && ce.RetryAfter > 0)
 	// Output:
 	// plenty left: 15 a second
 	// running low: 1 a second

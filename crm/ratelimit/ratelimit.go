@@ -101,8 +101,10 @@ func WithLane(name string, r rate.Limit, burst int) Option {
 // once the observed daily use reaches share of the daily allocation (0.8 stops
 // at 80%), leaving the rest for the org's other integrations and its users.
 // The guard holds until the figures go stale at the next day boundary (see
-// [WithDailyReset]) or a response reports lower use. A share above 1 counts as
-// 1; zero, negative or NaN turns the guard off.
+// [WithDailyReset]) or a response reports a different allocation (DailyLimit).
+// Lower use reported before then does not lift it: concurrent responses
+// arrive out of order, and the highest use seen in a day is the true one. A
+// share above 1 counts as 1; zero, negative or NaN turns the guard off.
 func WithDailyGuard(share float64) Option {
 	return func(l *Limiter) {
 		switch {
@@ -119,9 +121,11 @@ func WithDailyGuard(share float64) Option {
 // WithDailyReset tells the guard when daily figures observed at a time go
 // stale: when the CRM's day turns. The default is the next midnight in the
 // location of the clock's time, which suits HubSpot (midnight in the
-// account's time zone, if the clock's times carry it). Salesforce's
-// allocation is a rolling 24 hours, so after a reset the guard lets requests
-// through until a response shows the use is still high.
+// account's time zone, if the clock's times carry it). The day begins with
+// the first daily figures observed after the last one went stale, and ends at
+// next(that observation's time). Salesforce's allocation is a rolling 24
+// hours, so after a reset the guard lets requests through until a response
+// shows the use is still high.
 func WithDailyReset(next func(observed time.Time) time.Time) Option {
 	return func(l *Limiter) {
 		if next != nil {
@@ -182,12 +186,18 @@ func (l *Limiter) lane(name string) *lane {
 	return ln
 }
 
-// Wait blocks until the lane may send one request. It returns at once with
-// ctx's error if ctx is done, with a *crm.Error of KindQuotaExhausted if the
-// daily guard has tripped, or with an error wrapping
-// context.DeadlineExceeded if ctx's deadline would pass before the lane
-// could send. It sleeps through a lane's pause (see [Limiter.Pause]) on a
-// timer, never in a busy loop.
+// Wait blocks until the lane may send one request. It returns at once:
+//
+//   - with ctx's error if ctx is done;
+//   - with a *crm.Error of KindQuotaExhausted if the daily guard has tripped;
+//   - with a *crm.Error of KindRateLimited, whose RetryAfter is the pause
+//     left, if the lane is paused (see [Limiter.Pause]) past ctx's deadline:
+//     the CRM, not the caller, decided that the request cannot go in time;
+//   - with an error wrapping context.DeadlineExceeded if the lane's pace
+//     (its token bucket) would hold the request past ctx's deadline.
+//
+// Otherwise it sleeps through the lane's pause and its turn in the bucket on
+// timers, never in a busy loop, and returns as soon as ctx is done.
 func (l *Limiter) Wait(ctx context.Context, laneName string) error {
 	if err := ctx.Err(); err != nil {
 		return err
@@ -206,9 +216,15 @@ func (l *Limiter) Wait(ctx context.Context, laneName string) error {
 		return fmt.Errorf("ratelimit: lane %q allows no more requests (rate %v, burst %d); configure a positive rate with WithLane",
 			ln.name, ln.lim.Limit(), ln.lim.Burst())
 	}
-	if err := sleep(ctx, r.DelayFrom(now), ln.name); err != nil {
-		r.CancelAt(l.clock())
-		return err
+	if d := r.DelayFrom(now); d > 0 {
+		if dl, ok := ctx.Deadline(); ok && time.Until(dl) < d {
+			r.CancelAt(now)
+			return fmt.Errorf("ratelimit: lane %q cannot send for %v, after the context's deadline: %w", ln.name, d, context.DeadlineExceeded)
+		}
+		if err := sleep(ctx, d); err != nil {
+			r.CancelAt(l.clock())
+			return err
+		}
 	}
 	// A pause or the guard may have begun while this request waited its turn.
 	return l.gate(ctx, ln)
@@ -231,22 +247,27 @@ func (l *Limiter) gate(ctx context.Context, ln *lane) error {
 		if pause <= 0 {
 			return nil
 		}
+		if dl, ok := ctx.Deadline(); ok && time.Until(dl) < pause {
+			return &crm.Error{
+				Kind:      crm.KindRateLimited,
+				Operation: "rate limit",
+				Message: fmt.Sprintf("lane %q is paused for another %v at the CRM's request (Retry-After), past the context's deadline; "+
+					"retry after the pause, or give the call a longer deadline", ln.name, pause),
+				RetryAfter: pause,
+			}
+		}
 		// Loop: the pause may have been extended meanwhile.
-		if err := sleep(ctx, pause, ln.name); err != nil {
+		if err := sleep(ctx, pause); err != nil {
 			return err
 		}
 	}
 }
 
-// sleep waits d or until ctx is done. It gives up at once when ctx's deadline
-// comes before d is over, so that a caller with a short deadline learns at
-// once that the lane cannot serve it in time.
-func sleep(ctx context.Context, d time.Duration, lane string) error {
+// sleep waits d or until ctx is done, and returns ctx's error if it ended
+// the wait.
+func sleep(ctx context.Context, d time.Duration) error {
 	if d <= 0 {
 		return nil
-	}
-	if dl, ok := ctx.Deadline(); ok && time.Until(dl) < d {
-		return fmt.Errorf("ratelimit: lane %q cannot send for %v, after the context's deadline: %w", lane, d, context.DeadlineExceeded)
 	}
 	t := time.NewTimer(d)
 	defer t.Stop()
@@ -317,8 +338,10 @@ type Observation struct {
 // again, the lane's configured rate comes back. Without a Window in this or an
 // earlier observation of the lane, Observe cannot spread and does not slow.
 //
-// Daily figures replace the guard's; RetryAfter pauses the lane (see
-// [Limiter.Pause]).
+// Daily figures update the guard's: within one day (see [WithDailyReset]) and
+// for the same DailyLimit the highest DailyUsed is kept, since responses to
+// concurrent requests arrive out of order; a new day or a different
+// DailyLimit replaces them. RetryAfter pauses the lane (see [Limiter.Pause]).
 func (l *Limiter) Observe(laneName string, o Observation) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -342,11 +365,16 @@ func (l *Limiter) Observe(laneName string, o Observation) {
 		}
 	}
 	if o.DailyLimit > 0 {
-		l.daily = crm.Quota{Used: max(o.DailyUsed, 0), Max: o.DailyLimit}
-		if l.nextReset != nil {
-			l.dailyReset = l.nextReset(now)
+		used := max(o.DailyUsed, 0)
+		if now.Before(l.dailyReset) && o.DailyLimit == l.daily.Max {
+			l.daily.Used = max(l.daily.Used, used)
 		} else {
-			l.dailyReset = nextMidnight(now)
+			l.daily = crm.Quota{Used: used, Max: o.DailyLimit}
+			if l.nextReset != nil {
+				l.dailyReset = l.nextReset(now)
+			} else {
+				l.dailyReset = nextMidnight(now)
+			}
 		}
 	}
 	if o.RetryAfter > 0 {

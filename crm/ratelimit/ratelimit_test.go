@@ -3,6 +3,7 @@ package ratelimit_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -15,16 +16,28 @@ import (
 	"github.com/crmkit/crmkit/crm/ratelimit"
 )
 
-// waits calls Wait n times on lane and returns how long they took.
+// waits calls Wait n times on lane and returns how long they took. It stops
+// the test on an error, so call it only from the test's own goroutine; other
+// goroutines use tryWaits.
 func waits(t *testing.T, l *ratelimit.Limiter, lane string, n int) time.Duration {
 	t.Helper()
+	d, err := tryWaits(t.Context(), l, lane, n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+// tryWaits calls Wait n times on lane and returns how long they took, or the
+// first error.
+func tryWaits(ctx context.Context, l *ratelimit.Limiter, lane string, n int) (time.Duration, error) {
 	start := time.Now()
 	for i := range n {
-		if err := l.Wait(t.Context(), lane); err != nil {
-			t.Fatalf("Wait %d on %q: %v", i, lane, err)
+		if err := l.Wait(ctx, lane); err != nil {
+			return time.Since(start), fmt.Errorf("Wait %d on %q: %w", i, lane, err)
 		}
 	}
-	return time.Since(start)
+	return time.Since(start), nil
 }
 
 func TestSteadyRate(t *testing.T) {
@@ -92,23 +105,49 @@ func TestDailyGuard(t *testing.T) {
 			t.Errorf("Daily() = %+v, want 80/100", got)
 		}
 
-		// A response reporting lower use lifts the guard.
-		l.Observe(ratelimit.DefaultLane, ratelimit.Observation{DailyUsed: 12, DailyLimit: 100})
+		// A different allocation (raised by the org's admin) lifts the guard.
+		l.Observe(ratelimit.DefaultLane, ratelimit.Observation{DailyUsed: 81, DailyLimit: 200})
 		if err := l.Wait(t.Context(), ratelimit.DefaultLane); err != nil {
-			t.Errorf("Wait after use fell to 12/100: %v", err)
+			t.Errorf("Wait after the allocation grew to 81/200: %v", err)
 		}
 		// Figures that are not said leave the guard's alone.
-		l.Observe(ratelimit.DefaultLane, ratelimit.Observation{DailyUsed: 99})
-		if got := l.Daily(); got != (crm.Quota{Used: 12, Max: 100}) {
-			t.Errorf("Daily() after an observation without DailyLimit = %+v, want 12/100", got)
+		l.Observe(ratelimit.DefaultLane, ratelimit.Observation{DailyUsed: 199})
+		if got := l.Daily(); got != (crm.Quota{Used: 81, Max: 200}) {
+			t.Errorf("Daily() after an observation without DailyLimit = %+v, want 81/200", got)
 		}
 
 		// So does the turn of the day.
-		l.Observe(ratelimit.DefaultLane, ratelimit.Observation{DailyUsed: 95, DailyLimit: 100})
+		l.Observe(ratelimit.DefaultLane, ratelimit.Observation{DailyUsed: 190, DailyLimit: 200})
 		if err := l.Wait(t.Context(), ratelimit.DefaultLane); !errors.Is(err, crm.ErrQuotaExhausted) {
-			t.Fatalf("Wait at 95/100 = %v", err)
+			t.Fatalf("Wait at 190/200 = %v", err)
 		}
 		time.Sleep(24 * time.Hour)
+		if err := l.Wait(t.Context(), ratelimit.DefaultLane); err != nil {
+			t.Errorf("Wait the next day: %v", err)
+		}
+	})
+}
+
+// Responses to concurrent requests arrive out of order: an older response
+// reporting lower use must not lift a guard that a newer one tripped.
+func TestDailyGuardOutOfOrder(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		l := ratelimit.New(ratelimit.WithDailyGuard(0.8))
+		for _, used := range []int64{70, 85, 79, 60} { // 85 was the latest; 79 and 60 left the CRM earlier
+			l.Observe(ratelimit.DefaultLane, ratelimit.Observation{DailyUsed: used, DailyLimit: 100})
+		}
+		if got := l.Daily(); got != (crm.Quota{Used: 85, Max: 100}) {
+			t.Errorf("Daily() = %+v, want the highest use of the day, 85/100", got)
+		}
+		if err := l.Wait(t.Context(), ratelimit.DefaultLane); !errors.Is(err, crm.ErrQuotaExhausted) {
+			t.Errorf("Wait after late responses reported lower use = %v, want the guard still tripped", err)
+		}
+		// The next day's figures start afresh, lower or not.
+		time.Sleep(24 * time.Hour)
+		l.Observe(ratelimit.DefaultLane, ratelimit.Observation{DailyUsed: 3, DailyLimit: 100})
+		if got := l.Daily(); got != (crm.Quota{Used: 3, Max: 100}) {
+			t.Errorf("Daily() the next day = %+v, want 3/100", got)
+		}
 		if err := l.Wait(t.Context(), ratelimit.DefaultLane); err != nil {
 			t.Errorf("Wait the next day: %v", err)
 		}
@@ -168,12 +207,18 @@ func TestLanesAreIndependent(t *testing.T) {
 		)
 		// A crawl of the search lane, slowed further by a response...
 		l.Observe("search", ratelimit.Observation{Remaining: 0, Limit: 5, Window: 10 * time.Second})
-		var searchTook time.Duration
-		var wg sync.WaitGroup
-		wg.Go(func() { searchTook = waits(t, l, "search", 4) })
+		var (
+			searchTook time.Duration
+			searchErr  error
+			wg         sync.WaitGroup
+		)
+		wg.Go(func() { searchTook, searchErr = tryWaits(t.Context(), l, "search", 4) })
 		// ...does not slow the default lane: 50 Waits at 100/s, burst 1.
 		defaultTook := waits(t, l, ratelimit.DefaultLane, 50)
 		wg.Wait()
+		if searchErr != nil {
+			t.Fatal(searchErr)
+		}
 		if defaultTook < 480*time.Millisecond || defaultTook > 500*time.Millisecond {
 			t.Errorf("50 Waits on the default lane took %v beside a slow search lane, want 490ms", defaultTook)
 		}
@@ -268,14 +313,17 @@ func TestPause(t *testing.T) {
 		// A 429's Retry-After pauses the lane for everyone.
 		l.Observe("search", ratelimit.Observation{RetryAfter: 2 * time.Second})
 		var wg sync.WaitGroup
-		for range 5 {
-			wg.Go(func() {
-				if got := waits(t, l, "search", 1); got != 2*time.Second {
-					t.Errorf("Wait after RetryAfter 2s took %v, want 2s", got)
-				}
-			})
+		took := make([]time.Duration, 5)
+		errs := make([]error, 5)
+		for i := range took {
+			wg.Go(func() { took[i], errs[i] = tryWaits(t.Context(), l, "search", 1) })
 		}
 		wg.Wait()
+		for i := range took {
+			if errs[i] != nil || took[i] != 2*time.Second {
+				t.Errorf("caller %d: Wait after RetryAfter 2s took %v (err %v), want 2s", i, took[i], errs[i])
+			}
+		}
 
 		// A shorter pause does not cut a longer one short; a longer one
 		// given while callers wait extends it.
@@ -335,18 +383,28 @@ func TestWaitCancelled(t *testing.T) {
 			}
 		}
 
-		// A deadline the wait cannot meet ends it at once.
-		for _, lane := range []string{"paused", "slow"} {
-			ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
-			start := time.Now()
-			err := l.Wait(ctx, lane)
-			cancel()
-			if !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), lane) {
-				t.Errorf("Wait(%s) with a 1m deadline = %v, want DeadlineExceeded naming the lane", lane, err)
-			}
-			if got := time.Since(start); got != 0 {
-				t.Errorf("Wait(%s) with a deadline it cannot meet took %v, want 0", lane, got)
-			}
+		// A deadline the wait cannot meet ends it at once: for the lane's own
+		// pace, with the deadline; for the CRM's pause, with the CRM's
+		// rate limit and the pause left.
+		ctx, cancel = context.WithTimeout(t.Context(), time.Minute)
+		defer cancel()
+		start := time.Now()
+		err := l.Wait(ctx, "slow")
+		if !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), "slow") {
+			t.Errorf("Wait(slow) with a 1m deadline = %v, want DeadlineExceeded naming the lane", err)
+		}
+		err = l.Wait(ctx, "paused")
+		var ce *crm.Error
+		if !errors.As(err, &ce) || ce.Kind != crm.KindRateLimited || !strings.Contains(ce.Message, `"paused"`) {
+			t.Errorf("Wait(paused) with a 1m deadline = %v, want a rate-limited *crm.Error naming the lane", err)
+		} else if ce.RetryAfter != time.Hour-2*time.Second { // paused at 0 for 1h; two 1s cancels since
+			t.Errorf("RetryAfter = %v, want the pause left, %v", ce.RetryAfter, time.Hour-2*time.Second)
+		}
+		if errors.Is(err, context.DeadlineExceeded) {
+			t.Errorf("Wait(paused) = %v matches DeadlineExceeded; the CRM decided, not the caller", err)
+		}
+		if got := time.Since(start); got != 0 {
+			t.Errorf("Waits with a deadline they cannot meet took %v, want 0", got)
 		}
 	})
 }
@@ -362,42 +420,84 @@ func TestZeroRateLane(t *testing.T) {
 	}
 }
 
+// TestConcurrentWaits runs Wait, Observe, Pause and the readers at once, so
+// that -race sees every path that takes the lock: observations alternately
+// slow the lane and let it recover, and daily figures trip the guard and then
+// lift it with a larger allocation.
 func TestConcurrentWaits(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		l := ratelimit.New(ratelimit.WithLane(ratelimit.DefaultLane, 1000, 10), ratelimit.WithDailyGuard(0.9))
 		const goroutines, each = 8, 50
-		start := time.Now()
-		var wg sync.WaitGroup
-		var mu sync.Mutex
-		failures := 0
+		var (
+			wg               sync.WaitGroup
+			mu               sync.Mutex
+			passed, guarded  int
+			unexpected       []error
+			slowed, tripped  bool
+			observerFinished = make(chan struct{})
+		)
 		for range goroutines {
 			wg.Go(func() {
 				for range each {
-					if err := l.Wait(t.Context(), ratelimit.DefaultLane); err != nil {
-						mu.Lock()
-						failures++
+					err := l.Wait(t.Context(), ratelimit.DefaultLane)
+					mu.Lock()
+					switch {
+					case err == nil:
+						passed++
+					case errors.Is(err, crm.ErrQuotaExhausted):
+						guarded++
 						mu.Unlock()
+						time.Sleep(time.Millisecond) // let the observer lift the guard
+						continue
+					default:
+						unexpected = append(unexpected, err)
 					}
+					mu.Unlock()
 				}
 			})
 		}
 		wg.Go(func() {
+			defer close(observerFinished)
 			for i := range 100 {
-				l.Observe(ratelimit.DefaultLane, ratelimit.Observation{Remaining: 900, Limit: 1000, Window: time.Second,
-					DailyUsed: int64(i), DailyLimit: 1000})
-				_ = l.Daily()
-				_ = l.Rate(ratelimit.DefaultLane)
+				o := ratelimit.Observation{Remaining: 900, Limit: 1000, Window: time.Second, DailyUsed: int64(i), DailyLimit: 1000}
+				if i%2 == 1 {
+					o.Remaining = 20 // under 10%: slow to 20 a second
+				}
+				if i >= 40 && i < 60 {
+					o.DailyUsed = 950 // past the 90% guard
+				}
+				if i >= 60 {
+					o.DailyLimit = 2000 // a larger allocation lifts it
+				}
+				l.Observe(ratelimit.DefaultLane, o)
+				if l.Rate(ratelimit.DefaultLane) < 1000 {
+					slowed = true
+				}
+				if q := l.Daily(); float64(q.Used) >= 0.9*float64(q.Max) {
+					tripped = true
+				}
 				l.Pause("other", time.Millisecond)
 				time.Sleep(time.Millisecond)
 			}
+			// End recovered, so that the waiters finish at the full rate.
+			l.Observe(ratelimit.DefaultLane, ratelimit.Observation{Remaining: 1000, Limit: 1000, DailyUsed: 0, DailyLimit: 4000})
 		})
 		wg.Wait()
-		if failures != 0 {
-			t.Errorf("%d of %d Waits failed", failures, goroutines*each)
+		<-observerFinished
+		if len(unexpected) > 0 {
+			t.Errorf("%d Waits failed unexpectedly, first: %v", len(unexpected), unexpected[0])
 		}
-		// 400 requests, 10 from the burst, 390 at 1000/s.
-		if got := time.Since(start); got < 389*time.Millisecond || got > 400*time.Millisecond {
-			t.Errorf("400 concurrent Waits took %v, want 390ms", got)
+		if passed+guarded != goroutines*each {
+			t.Errorf("%d passed + %d guarded != %d Waits", passed, guarded, goroutines*each)
+		}
+		if !slowed || !tripped {
+			t.Errorf("the observations slowed the lane: %v, tripped the guard: %v; want both, so both paths ran concurrently", slowed, tripped)
+		}
+		if passed == 0 {
+			t.Error("no Wait passed")
+		}
+		if got := l.Rate(ratelimit.DefaultLane); got != 1000 {
+			t.Errorf("rate after recovery = %v, want 1000", got)
 		}
 	})
 }

@@ -6,10 +6,11 @@
 //   - classification: [Policy.Retryable] retries a *crm.Error whose Kind is
 //     retryable (rate limited, unavailable) and transient network failures
 //     (timeouts, connection resets and refusals, a connection closed before
-//     the response), never a cancelled context, a validation error or a
-//     conflict;
+//     the response), never a cancelled context or a passed deadline (see
+//     [IsCallerCancellation]), a validation error or a conflict;
 //   - backoff: exponential with full jitter ([Policy.Backoff]), from a base
-//     (250ms) to a cap (30s), but never shorter than the CRM's Retry-After;
+//     (250ms) to a cap (30s); after a Retry-After, the Retry-After plus such
+//     a jitter, so that callers throttled together come back spread out;
 //   - bounds: a number of attempts (5 in all), a total elapsed time (2m), and
 //     a longest Retry-After worth waiting for (5m); a CRM that asks for more
 //     has run out of an allocation, and the caller is told at once;
@@ -21,7 +22,8 @@
 // PATCH that carries an idempotency key or upserts by external id. A create
 // whose response was lost may have happened, so sending it again would make
 // a duplicate. An adapter marks a request that is safe despite its method
-// with [MarkIdempotent].
+// with [MarkIdempotent], on that request's own context only: the mark passes
+// to every context derived from it.
 //
 // crmkit's HTTP transport applies a Policy to every request an adapter makes,
 // calling [Policy.Decide] after each failure. Code outside the transport (the

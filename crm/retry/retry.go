@@ -6,6 +6,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"net"
+	"net/url"
 	"syscall"
 	"time"
 
@@ -122,6 +123,12 @@ func WithRandom(f func() float64) Option {
 // MaxAttempts returns the most attempts a call gets, the first one included.
 func (p *Policy) MaxAttempts() int { return p.maxAttempts }
 
+// MaxRetryAfter returns the longest Retry-After the policy waits for. A
+// transport that also pauses a rate limiter's lane on a Retry-After bounds
+// the pause by it: a CRM that asks for a longer pause has run out of an
+// allocation, and every caller is better told at once than held.
+func (p *Policy) MaxRetryAfter() time.Duration { return p.maxRetryAfter }
+
 // Backoff returns the wait before retry number n (n >= 1; smaller n counts as
 // 1): full jitter, drawn uniformly from [0, min(cap, base*2^(n-1))]. Full
 // jitter spreads a crowd of clients that failed together, so they do not come
@@ -163,31 +170,31 @@ func (p *Policy) ceiling(n int) time.Duration {
 
 // Retryable reports whether err is worth another attempt, in this order:
 //
+//   - context.Canceled and context.DeadlineExceeded themselves, anywhere in
+//     err's chain, are not (see [IsCallerCancellation]): the caller gave up,
+//     even when a *crm.Error of a retryable Kind wraps the cancellation;
 //   - a *crm.Error in err's chain answers with its Kind's Retryable (rate
 //     limited and unavailable are retryable); one of KindUnknown is looked
 //     through, to its cause;
-//   - context.Canceled and context.DeadlineExceeded themselves are not: the
-//     caller gave up;
 //   - transient network failures are: a net.Error that timed out (including
-//     net/http's own client and header timeouts, which also match
-//     context.DeadlineExceeded), a connection reset, refused, aborted or
-//     broken, a temporary DNS failure, and io.ErrUnexpectedEOF or io.EOF (the
-//     server closed the connection before it answered);
+//     net/http's own client and header timeouts, which match
+//     context.DeadlineExceeded without being it), a connection reset,
+//     refused, aborted or broken, a temporary DNS failure,
+//     io.ErrUnexpectedEOF, and io.EOF beneath a *url.Error or *net.OpError
+//     (the server closed the connection before it answered); an io.EOF
+//     anywhere else (a decoder that ran out of input, say) is not;
 //   - anything else is not.
 //
 // Retryable cannot know whose deadline a timeout belongs to. [Policy.Do]
 // stops as soon as its own ctx is done whatever Retryable says, and a
 // transport that calls [Policy.Decide] must check its request's context first.
 func (p *Policy) Retryable(err error) bool {
-	if err == nil {
+	if err == nil || IsCallerCancellation(err) {
 		return false
 	}
 	var ce *crm.Error
 	if errors.As(err, &ce) && ce.Kind != crm.KindUnknown {
 		return ce.Kind.Retryable()
-	}
-	if isContextSentinel(err) {
-		return false
 	}
 	if isTimeout(err) {
 		return true
@@ -201,17 +208,51 @@ func (p *Policy) Retryable(err error) bool {
 	if errors.As(err, &dns) {
 		return dns.IsTemporary || dns.IsTimeout
 	}
-	return errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF)
+	return errors.Is(err, io.ErrUnexpectedEOF) || eofFromNetwork(err, false)
+}
+
+// eofFromNetwork reports whether io.EOF itself sits in err's chain beneath a
+// *url.Error or a *net.OpError: a connection the server closed, not a reader
+// of ours that reached the end of its input.
+func eofFromNetwork(err error, beneath bool) bool {
+	for n := 0; err != nil && n < maxChain; n++ {
+		if err == io.EOF {
+			return beneath
+		}
+		switch err.(type) {
+		case *url.Error, *net.OpError:
+			beneath = true
+		}
+		switch u := err.(type) {
+		case interface{ Unwrap() []error }:
+			for _, e := range u.Unwrap() {
+				if eofFromNetwork(e, beneath) {
+					return true
+				}
+			}
+			return false
+		case interface{ Unwrap() error }:
+			err = u.Unwrap()
+		default:
+			return false
+		}
+	}
+	return false
 }
 
 var transientErrnos = []error{
 	syscall.ECONNRESET, syscall.ECONNREFUSED, syscall.ECONNABORTED, syscall.EPIPE,
 }
 
-// isContextSentinel reports whether err's chain holds context.Canceled or
-// context.DeadlineExceeded themselves, as opposed to an error (such as
-// net/http's timeout) that only says it matches them.
-func isContextSentinel(err error) bool {
+// IsCallerCancellation reports whether err's chain holds context.Canceled or
+// context.DeadlineExceeded themselves: the caller cancelled, or its deadline
+// passed (or would pass before the call could be made). Such a failure is the
+// caller's own decision, not the CRM's, and is never retried.
+//
+// It differs from errors.Is(err, context.DeadlineExceeded), which also holds
+// for net/http's client and header timeouts: those only say they match the
+// sentinel, are network timeouts, and are worth a retry.
+func IsCallerCancellation(err error) bool {
 	for _, e := range chain(err) {
 		if e == context.Canceled || e == context.DeadlineExceeded {
 			return true
@@ -220,12 +261,15 @@ func isContextSentinel(err error) bool {
 	return false
 }
 
+// maxChain bounds every walk of an error chain, against a cyclic one.
+const maxChain = 64
+
 // chain lists err and everything it wraps, depth first.
 func chain(err error) []error {
 	var out []error
 	var walk func(error)
 	walk = func(e error) {
-		for e != nil && len(out) < 64 {
+		for e != nil && len(out) < maxChain {
 			out = append(out, e)
 			switch u := e.(type) {
 			case interface{ Unwrap() []error }:
@@ -297,8 +341,12 @@ type Attempt struct {
 // first. It says no when the error is not [Policy.Retryable], when the request
 // is not idempotent, when Number has reached MaxAttempts, when the server's
 // Retry-After is longer than MaxRetryAfter, when Elapsed plus the wait would
-// pass MaxElapsed, or when the budget cannot pay for the retry. The wait is
-// the longer of the server's Retry-After and [Policy.Backoff](Number).
+// pass MaxElapsed, or when the budget cannot pay for the retry.
+//
+// Without a Retry-After the wait is [Policy.Backoff](Number). With one, it is
+// the Retry-After plus a jitter drawn like the backoff, cut short where it
+// would pass MaxElapsed: callers throttled by the same 429 then come back
+// spread out rather than all at the moment the CRM named.
 //
 // A yes has drawn the retry's cost from the budget, so call Decide once per
 // failed attempt.
@@ -317,7 +365,13 @@ func (p *Policy) Decide(a Attempt) (wait time.Duration, retry bool) {
 	if retryAfter > p.maxRetryAfter {
 		return 0, false
 	}
-	wait = max(retryAfter, p.Backoff(n))
+	jitter := p.Backoff(n)
+	if retryAfter > 0 && p.maxElapsed > 0 {
+		// The Retry-After is what the CRM needs; the jitter gives way to
+		// the elapsed bound.
+		jitter = min(jitter, max(p.maxElapsed-a.Elapsed-retryAfter, 0))
+	}
+	wait = retryAfter + jitter
 	if p.maxElapsed > 0 && a.Elapsed+wait > p.maxElapsed {
 		return 0, false
 	}
@@ -409,6 +463,13 @@ type idempotentKey struct{}
 // MarkIdempotent returns a context that marks its request as safe to repeat,
 // for a transport that decides per request. An adapter marks, for example, a
 // PATCH that upserts by external id: its method alone would say no.
+//
+// The mark passes to every context derived from the one returned, and so to
+// every later request made with one of them: mark only the request's own
+// context, right where the request is built, never a context that a sync
+// run or a caller passes on (a later create made with it would be retried,
+// and could be made twice). crmkit's HTTP transport also offers a mark on
+// the request itself (httpx.MarkIdempotent), which cannot spread.
 func MarkIdempotent(ctx context.Context) context.Context {
 	return context.WithValue(ctx, idempotentKey{}, true)
 }

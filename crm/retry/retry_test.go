@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"sync"
 	"testing"
 	"testing/synctest"
@@ -90,7 +91,9 @@ func TestBackoffWithinBounds(t *testing.T) {
 }
 
 func TestDecideHonoursRetryAfter(t *testing.T) {
+	// Random 0.5 makes Backoff(1) half the 250ms base: the jitter is 125ms.
 	p := retry.New(retry.WithRandom(constant(0.5)))
+	const jitter = 125 * time.Millisecond
 	rateLimited := &crm.Error{Kind: crm.KindRateLimited, StatusCode: 429, RetryAfter: 7 * time.Second}
 	tests := []struct {
 		name       string
@@ -98,11 +101,12 @@ func TestDecideHonoursRetryAfter(t *testing.T) {
 		retryAfter time.Duration
 		want       time.Duration
 	}{
-		{"from the attempt", &crm.Error{Kind: crm.KindUnavailable}, 10 * time.Second, 10 * time.Second},
-		{"from a crm.Error", rateLimited, 0, 7 * time.Second},
-		{"from a wrapped crm.Error", fmt.Errorf("sync contact 42: %w", fmt.Errorf("push: %w", rateLimited)), 0, 7 * time.Second},
-		{"attempt's wins over the error's", rateLimited, 9 * time.Second, 9 * time.Second},
-		{"backoff when longer", &crm.Error{Kind: crm.KindRateLimited, RetryAfter: time.Millisecond}, 0, 125 * time.Millisecond},
+		{"from the attempt", &crm.Error{Kind: crm.KindUnavailable}, 10 * time.Second, 10*time.Second + jitter},
+		{"from a crm.Error", rateLimited, 0, 7*time.Second + jitter},
+		{"from a wrapped crm.Error", fmt.Errorf("sync contact 42: %w", fmt.Errorf("push: %w", rateLimited)), 0, 7*time.Second + jitter},
+		{"attempt's wins over the error's", rateLimited, 9 * time.Second, 9*time.Second + jitter},
+		{"short retry-after", &crm.Error{Kind: crm.KindRateLimited, RetryAfter: time.Millisecond}, 0, time.Millisecond + jitter},
+		{"no retry-after: the backoff alone", &crm.Error{Kind: crm.KindUnavailable}, 0, jitter},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -114,6 +118,38 @@ func TestDecideHonoursRetryAfter(t *testing.T) {
 				t.Errorf("wait = %v, want %v", wait, tt.want)
 			}
 		})
+	}
+}
+
+// Callers throttled by the same 429 must not all come back at the moment the
+// CRM named: the waits after a Retry-After are spread over a backoff's width.
+func TestRetryAfterWaitsAreJittered(t *testing.T) {
+	p := retry.New() // the real random source
+	const retryAfter = 2 * time.Second
+	lo, hi := time.Duration(math.MaxInt64), time.Duration(0)
+	for range 1000 {
+		wait, ok := p.Decide(retry.Attempt{Number: 1, Err: errFlaky, Idempotent: true, RetryAfter: retryAfter})
+		if !ok {
+			t.Fatal("Decide said no retry")
+		}
+		if wait < retryAfter || wait > retryAfter+retry.DefaultBase {
+			t.Fatalf("wait %v outside [Retry-After, Retry-After + base] = [%v, %v]", wait, retryAfter, retryAfter+retry.DefaultBase)
+		}
+		lo, hi = min(lo, wait), max(hi, wait)
+	}
+	// 1000 uniform draws over 250ms span well over half of it.
+	if hi-lo < retry.DefaultBase/2 {
+		t.Errorf("1000 waits after the same Retry-After spread over only %v (%v..%v)", hi-lo, lo, hi)
+	}
+
+	// The jitter gives way to MaxElapsed; the Retry-After itself never does.
+	p = retry.New(retry.WithRandom(constant(0.999)), retry.WithMaxElapsed(time.Minute))
+	wait, ok := p.Decide(retry.Attempt{Number: 1, Err: errFlaky, Idempotent: true, Elapsed: 50 * time.Second, RetryAfter: 9950 * time.Millisecond})
+	if !ok || wait != 10*time.Second {
+		t.Errorf("Decide 9.95s before MaxElapsed with Retry-After 9.95s = %v, %v; want 10s (jitter cut to 50ms), true", wait, ok)
+	}
+	if _, ok := p.Decide(retry.Attempt{Number: 1, Err: errFlaky, Idempotent: true, Elapsed: 50 * time.Second, RetryAfter: 10*time.Second + 1}); ok {
+		t.Error("Decide accepted a Retry-After that alone passes MaxElapsed")
 	}
 }
 
@@ -152,6 +188,12 @@ func TestDefaults(t *testing.T) {
 	p := retry.New()
 	if got := p.MaxAttempts(); got != 5 {
 		t.Errorf("MaxAttempts() = %d, want 5", got)
+	}
+	if got := p.MaxRetryAfter(); got != 5*time.Minute {
+		t.Errorf("MaxRetryAfter() = %v, want 5m", got)
+	}
+	if got := retry.New(retry.WithMaxRetryAfter(time.Minute)).MaxRetryAfter(); got != time.Minute {
+		t.Errorf("MaxRetryAfter() after WithMaxRetryAfter(1m) = %v", got)
 	}
 	// Without the elapsed bound (2m), which a 5m pause would break.
 	p = retry.New(retry.WithMaxElapsed(0))
@@ -568,7 +610,17 @@ func TestRetryable(t *testing.T) {
 		{"dns timeout", &net.DNSError{Err: "i/o timeout", Name: "x.example", IsTimeout: true}, true},
 		{"crm unknown wrapping a reset", &crm.Error{Err: connReset(t)}, true},
 		{"crm unknown wrapping a plain error", &crm.Error{Err: errors.New("odd")}, false},
-		{"crm unavailable wrapping context.Canceled", &crm.Error{Kind: crm.KindUnavailable, Err: context.Canceled}, true},
+		// The caller's cancellation wins over a retryable Kind.
+		{"crm unavailable wrapping context.Canceled", &crm.Error{Kind: crm.KindUnavailable, Err: context.Canceled}, false},
+		{"crm rate limited wrapping a passed deadline", fmt.Errorf("q: %w", &crm.Error{Kind: crm.KindRateLimited,
+			Err: fmt.Errorf("lane: %w", context.DeadlineExceeded)}), false},
+		// io.EOF is a closed connection only beneath the network's errors.
+		{"io.EOF from a decoder", fmt.Errorf("decode: %w", io.EOF), false},
+		{"bare io.EOF", io.EOF, false},
+		{"io.EOF beneath a url.Error", fmt.Errorf("query: %w", &url.Error{Op: "Get", URL: "https://crm.example/", Err: io.EOF}), true},
+		{"io.EOF beneath a net.OpError", &net.OpError{Op: "read", Net: "tcp", Err: io.EOF}, true},
+		{"io.EOF beneath a joined url.Error", errors.Join(errors.New("a"), &url.Error{Op: "Get", URL: "u", Err: io.EOF}), true},
+		{"io.EOF joined beside a url.Error", errors.Join(io.EOF, &url.Error{Op: "Get", URL: "u", Err: errors.New("x")}), false},
 		{"crm validation wrapping a timeout", &crm.Error{Kind: crm.KindValidation, Err: osTimeout(t)}, false},
 	}
 	for k := crm.KindUnknown; k <= crm.KindInvalidRequest; k++ {
@@ -602,6 +654,29 @@ func TestIdempotencyMark(t *testing.T) {
 	defer cancel()
 	if !retry.IsIdempotent(child) {
 		t.Error("the mark did not pass to a child context")
+	}
+}
+
+func TestIsCallerCancellation(t *testing.T) {
+	clientTimeout, callerDeadline, _ := httpErrors(t)
+	for _, tt := range []struct {
+		name string
+		err  error
+		want bool
+	}{
+		{"nil", nil, false},
+		{"context.Canceled", context.Canceled, true},
+		{"wrapped deadline", fmt.Errorf("wait: %w", context.DeadlineExceeded), true},
+		{"joined", errors.Join(errors.New("a"), fmt.Errorf("b: %w", context.Canceled)), true},
+		{"inside a crm.Error", &crm.Error{Kind: crm.KindUnavailable, Err: context.Canceled}, true},
+		{"http request past the caller's deadline", callerDeadline, true},
+		// net/http's Client.Timeout matches the sentinel without being it.
+		{"http Client.Timeout", clientTimeout, false},
+		{"plain", errors.New("deadline exceeded"), false},
+	} {
+		if got := retry.IsCallerCancellation(tt.err); got != tt.want {
+			t.Errorf("%s: IsCallerCancellation(%v) = %v, want %v", tt.name, tt.err, got, tt.want)
+		}
 	}
 }
 

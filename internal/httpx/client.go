@@ -9,7 +9,9 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 
@@ -41,7 +43,11 @@ type Config struct {
 	Retry *retry.Policy
 
 	// Limiter paces requests and learns from the CRM's quota headers. Nil
-	// means no rate limiting.
+	// means no rate limiting. A 429's or 503's Retry-After pauses the
+	// request's lane, unless it is longer than Retry's MaxRetryAfter
+	// (retry.DefaultMaxRetryAfter without a Retry policy): a CRM that asks
+	// for that long has run out of an allocation, and each caller is told so
+	// at once instead of being held.
 	Limiter *ratelimit.Limiter
 
 	// Lane picks the limiter lane of a request (a CRM may meter its bulk or
@@ -70,12 +76,16 @@ type Config struct {
 	MaxResponseBytes int64
 
 	// Base is the innermost transport, where the auth layer plugs in. Nil
-	// means NewTransport(RootCAs). A Base built elsewhere should use
-	// [TLSConfig] for its connections.
+	// means NewTransport(RootCAs). A Base built elsewhere should be built
+	// over [NewTransport], or use [TLSConfig] for its connections: New
+	// refuses an *http.Transport whose TLSClientConfig skips verification
+	// or allows a version below TLS 1.2.
 	Base http.RoundTripper
 
 	// RootCAs are the certificate authorities trusted when Base is nil; nil
-	// means the system's roots.
+	// means the system's roots. New refuses RootCAs together with Base,
+	// which would silently ignore them: build Base over NewTransport(roots)
+	// instead.
 	RootCAs *x509.CertPool
 
 	// TracerProvider receives one span per HTTP attempt; nil means otel's
@@ -96,6 +106,7 @@ type Config struct {
 // with [New]; it is safe for concurrent use.
 type Client struct {
 	cfg       Config
+	maxPause  time.Duration // the longest Retry-After that pauses a lane
 	tracer    trace.Tracer
 	logger    *slog.Logger
 	maxBytes  int64
@@ -115,6 +126,9 @@ func New(cfg Config) (*Client, error) {
 		return nil, fmt.Errorf("httpx: Config.MaxResponseBytes is %d; use zero for the default (%s) or a positive cap",
 			cfg.MaxResponseBytes, byteSize(DefaultMaxResponseBytes))
 	}
+	if err := checkBase(cfg); err != nil {
+		return nil, err
+	}
 	c := &Client{cfg: cfg, maxBytes: cfg.MaxResponseBytes, userAgent: cfg.UserAgent, logger: cfg.Logger}
 	if c.maxBytes == 0 {
 		c.maxBytes = DefaultMaxResponseBytes
@@ -124,6 +138,10 @@ func New(cfg Config) (*Client, error) {
 	}
 	if c.logger == nil {
 		c.logger = slog.New(slog.DiscardHandler)
+	}
+	c.maxPause = retry.DefaultMaxRetryAfter
+	if cfg.Retry != nil {
+		c.maxPause = cfg.Retry.MaxRetryAfter()
 	}
 	tp := cfg.TracerProvider
 	if tp == nil {
@@ -138,6 +156,33 @@ func New(cfg Config) (*Client, error) {
 	c.chain = &spanTransport{c: c, next: &capTransport{c: c, next: &limitTransport{c: c, next: base}}}
 	c.http = c.HTTPClient()
 	return c, nil
+}
+
+// checkBase refuses a Config whose Base would bypass the TLS policy, as far
+// as it can see: an *http.Transport that skips verification or allows a
+// version below TLS 1.2, or RootCAs that Base would ignore. A Base that
+// wraps another transport cannot be inspected; build it over NewTransport.
+func checkBase(cfg Config) error {
+	if cfg.Base == nil {
+		return nil
+	}
+	if cfg.RootCAs != nil {
+		return errors.New("httpx: Config.RootCAs is set together with Config.Base, which would ignore it; " +
+			"build Base over httpx.NewTransport(roots) and leave RootCAs nil")
+	}
+	tr, ok := cfg.Base.(*http.Transport)
+	if !ok || tr.TLSClientConfig == nil {
+		return nil // net/http's defaults verify certificates and start at TLS 1.2
+	}
+	if tr.TLSClientConfig.InsecureSkipVerify {
+		return errors.New("httpx: Config.Base's TLSClientConfig.InsecureSkipVerify is set; crmkit always verifies certificates: " +
+			"trust a test or private CA through TLSClientConfig.RootCAs (httpx.TLSConfig(roots)) instead")
+	}
+	if v := tr.TLSClientConfig.MinVersion; v != 0 && v < tls.VersionTLS12 {
+		return fmt.Errorf("httpx: Config.Base's TLSClientConfig.MinVersion is %s; crmkit needs TLS 1.2 or newer: "+
+			"set it to tls.VersionTLS12 or later, or start from httpx.TLSConfig", tls.VersionName(v))
+	}
+	return nil
 }
 
 // HTTPClient returns an *http.Client with the same transport chain (spans,
@@ -156,17 +201,58 @@ func (c *Client) CloseIdleConnections() {
 	}
 }
 
-// checkRedirect follows at most 10 redirects and never from https to
-// plain http, where a bearer token would travel in the clear.
+// Sentinels of the redirects crmkit refuses to follow, for errors.Is. A
+// refused redirect fails [Client.Do] with a *crm.Error of KindInvalidRequest
+// that wraps one of them.
+var (
+	// ErrRedirectRefused: a redirect to another scheme or host. The
+	// request's credentials would go along (the auth layer adds them on
+	// every hop, so net/http's own stripping of Authorization never
+	// applies), and a redirect from https to http would send them in the
+	// clear.
+	ErrRedirectRefused = errors.New("httpx: redirect refused")
+	// ErrTooManyRedirects: more than 10 redirects in a row.
+	ErrTooManyRedirects = errors.New("httpx: too many redirects")
+)
+
+// checkRedirect follows at most 10 redirects, and only within the scheme and
+// host of the original request.
 func checkRedirect(req *http.Request, via []*http.Request) error {
-	if len(via) >= 10 {
-		return errors.New("stopped after 10 redirects")
+	if len(via) == 0 {
+		return nil
 	}
-	if len(via) > 0 && via[0].URL.Scheme == "https" && req.URL.Scheme != "https" {
-		return fmt.Errorf("refusing a redirect from https to %s", req.URL.Scheme)
+	if len(via) >= 10 {
+		return fmt.Errorf("%w: stopped after 10 redirects, at %s", ErrTooManyRedirects, RedactURL(req.URL))
+	}
+	from, to := via[0].URL, req.URL
+	switch {
+	case from.Scheme == "https" && to.Scheme != "https":
+		return fmt.Errorf("%w: refusing a redirect from https to %s (%s)", ErrRedirectRefused, to.Scheme, RedactURL(to))
+	case !sameOrigin(from, to):
+		return fmt.Errorf("%w: refusing a redirect from %s to another host, %s", ErrRedirectRefused, origin(from), RedactURL(to))
 	}
 	return nil
 }
+
+// sameOrigin reports whether a and b have the same scheme, host and port.
+func sameOrigin(a, b *url.URL) bool {
+	return strings.EqualFold(a.Scheme, b.Scheme) && strings.EqualFold(a.Hostname(), b.Hostname()) && port(a) == port(b)
+}
+
+func port(u *url.URL) string {
+	if p := u.Port(); p != "" {
+		return p
+	}
+	switch strings.ToLower(u.Scheme) {
+	case "https":
+		return "443"
+	case "http":
+		return "80"
+	}
+	return ""
+}
+
+func origin(u *url.URL) string { return u.Scheme + "://" + u.Host }
 
 // RequestID returns the CRM's request or correlation id from h: the first
 // non-empty header of Config.RequestIDHeaders.
@@ -179,61 +265,99 @@ func (c *Client) RequestID(h http.Header) string {
 	return ""
 }
 
-// RedactError returns err with the URL of any *url.Error stripped of its
-// query and user info, and with secrets redacted from its text; it still
-// unwraps to the network cause. Use it on errors from [Client.HTTPClient].
-// [Client.Do] applies it already.
-func RedactError(err error) error { return redactError(err) }
-
-// replayable wraps req so that every attempt sends the whole body again.
-// A body that net/http can rebuild (GetBody, set by http.NewRequest for
-// bytes, strings and buffers) is rebuilt per attempt without a copy; any
-// other body is read into memory once. req itself is left unchanged, apart
-// from its body being consumed and closed.
+// replayable wraps req so that every attempt, and every hop of a 307 or 308
+// redirect, sends the whole body again with its Content-Length. A body that
+// net/http can rebuild (GetBody, set by http.NewRequest for bytes, strings
+// and buffers) is rebuilt per attempt without a copy; any other body is read
+// into memory once. req itself is left unchanged, apart from its body being
+// consumed and closed.
 func replayable(req *http.Request) (*retryablehttp.Request, error) {
 	shallow := *req // retryablehttp sets Body on the request it is given
-	if req.Body == nil || req.Body == http.NoBody || req.GetBody == nil {
-		rreq, err := retryablehttp.FromRequest(&shallow)
-		if req.Body != nil {
-			req.Body.Close()
-		}
-		return rreq, err
-	}
-	req.Body.Close()
-	shallow.Body = nil
+	shallow.Body, shallow.GetBody = nil, nil
 	rreq, err := retryablehttp.FromRequest(&shallow)
 	if err != nil {
 		return nil, err
 	}
-	if err := rreq.SetBody(retryablehttp.ReaderFunc(func() (io.Reader, error) { return req.GetBody() })); err != nil {
+	switch {
+	case req.Body == nil || req.Body == http.NoBody:
+		if req.Body != nil {
+			req.Body.Close()
+		}
+		return rreq, nil
+	case req.GetBody != nil:
+		req.Body.Close()
+		if err := rreq.SetBody(retryablehttp.ReaderFunc(func() (io.Reader, error) { return req.GetBody() })); err != nil {
+			return nil, err
+		}
+		rreq.ContentLength = req.ContentLength // SetBody cannot see the length through GetBody
+		return rreq, nil
+	}
+	body, err := io.ReadAll(req.Body)
+	req.Body.Close()
+	if err != nil {
 		return nil, err
 	}
-	rreq.ContentLength = req.ContentLength // SetBody cannot see the length through GetBody
+	// As bytes, the body gets a GetBody (for redirects) and a length (for
+	// servers that refuse a chunked upload).
+	if err := rreq.SetBody(body); err != nil {
+		return nil, err
+	}
 	return rreq, nil
 }
 
+// idempotentHeader is the request-scoped mark of [MarkIdempotent]. The span
+// layer removes it before the request leaves, so no CRM ever sees it.
+const idempotentHeader = "X-Crmkit-Idempotent"
+
+// MarkIdempotent marks req as safe to send more than once, so that [Client.Do]
+// retries it despite its method: a PATCH that upserts by external id, or a
+// POST that the CRM deduplicates by a key in its body. The mark belongs to
+// req alone, unlike retry.MarkIdempotent on a context, which passes to every
+// request made with a derived context. It travels as an internal header that
+// the transport removes before sending.
+func MarkIdempotent(req *http.Request) {
+	if req.Header == nil {
+		req.Header = make(http.Header)
+	}
+	req.Header.Set(idempotentHeader, "1")
+}
+
 // idempotent reports whether req may be sent twice without doing its work
-// twice: its method says so, its context was marked with
-// retry.MarkIdempotent, or it carries an Idempotency-Key.
+// twice: its method says so, it was marked with [MarkIdempotent], its
+// context was marked with retry.MarkIdempotent, or it carries an
+// Idempotency-Key.
 func idempotent(req *http.Request) bool {
 	switch req.Method {
 	case http.MethodGet, http.MethodHead, http.MethodOptions, http.MethodPut, http.MethodDelete, http.MethodTrace:
 		return true
 	}
-	return retry.IsIdempotent(req.Context()) || req.Header.Get("Idempotency-Key") != ""
+	return req.Header.Get(idempotentHeader) != "" || retry.IsIdempotent(req.Context()) || req.Header.Get("Idempotency-Key") != ""
 }
 
 // Do sends req with retries, rate limiting and tracing.
 //
 // A response with status below 400 is returned with its body capped at
-// MaxResponseBytes; the caller closes it. A final status of 400 or above is
-// returned as a *crm.Error, built by CheckResponse and completed with the
-// status, the request id, Retry-After and the operation and object from
-// [WithOperation]; its body is closed. A transport failure is a *crm.Error
-// of KindUnavailable wrapping the cause, redacted. When req's context ends
-// first, the error wraps the context's error and is not a *crm.Error.
+// MaxResponseBytes; the caller closes it. Otherwise err is either a
+// *crm.Error or, when the caller's context ended first, an error wrapping
+// the context's error:
 //
-// req's body is read once and replayed on every attempt.
+//   - a final status of 400 or above is a *crm.Error built by CheckResponse
+//     and completed with the status, the request id, Retry-After and the
+//     operation and object from [WithOperation]; its body is closed;
+//   - a failure to get a response is a *crm.Error: KindUnavailable wrapping
+//     the (redacted) cause when it is transient, KindInvalidRequest when
+//     sending again cannot help (a certificate that does not verify, no
+//     common TLS version, a refused redirect; the message says what to fix),
+//     and the error's own Kind when it is a *crm.Error already (the
+//     limiter's daily guard, a lane paused past the context's deadline, the
+//     size cap, the auth layer's);
+//   - when req's context ends, or its deadline would pass while the limiter
+//     paces the lane, the error wraps context.Canceled or
+//     context.DeadlineExceeded and is not a *crm.Error: the caller decided.
+//
+// req's body is read once and replayed on every attempt. A retry whose wait
+// would outlast req's deadline is not made: the last attempt's error is
+// returned at once.
 func (c *Client) Do(req *http.Request) (*http.Response, error) {
 	if req == nil || req.URL == nil {
 		return nil, &crm.Error{Kind: crm.KindInvalidRequest, CRM: c.cfg.CRM, Message: "httpx: Do needs a request with a URL"}
@@ -270,14 +394,17 @@ func (c *Client) Do(req *http.Request) (*http.Response, error) {
 			)
 			switch {
 			case err != nil:
-				if permanentTransportError(err) || hasContextSentinel(err) {
+				if retry.IsCallerCancellation(err) {
 					return false, nil
 				}
-				lastErr, lastResp = c.transportError(err, op, obj), nil
+				lastErr, lastResp = c.transportError(err, op, obj, where), nil
+				if !lastErr.Kind.Retryable() {
+					return false, nil
+				}
 				// The policy classifies the network cause itself (a reset
 				// is worth a retry, a refused credential is not), so it
 				// gets the cause, not the KindUnavailable wrapper; a
-				// *crm.Error from the limiter or the size cap stays one.
+				// *crm.Error from the limiter or the auth layer stays one.
 				cause = redactError(err)
 				var ce *crm.Error
 				if errors.As(err, &ce) {
@@ -301,6 +428,9 @@ func (c *Client) Do(req *http.Request) (*http.Response, error) {
 				RetryAfter: ra,
 			})
 			if again {
+				if dl, ok := ctx.Deadline(); ok && time.Until(dl) < w {
+					return false, nil // the caller could not wait that long: tell it now
+				}
 				wait = w
 				c.logger.LogAttrs(ctx, slog.LevelDebug, "crm http retry",
 					slog.String("crm", c.cfg.CRM), slog.String("method", req.Method),
@@ -326,7 +456,7 @@ func (c *Client) Do(req *http.Request) (*http.Response, error) {
 		// The caller's own deadline or cancellation is not the CRM's fault
 		// and is not reported as a *crm.Error: crm.KindOf says KindUnknown.
 		// The limiter may see the deadline coming before ctx ends.
-		if ctxErr := ctx.Err(); ctxErr != nil || hasContextSentinel(err) {
+		if ctxErr := ctx.Err(); ctxErr != nil || retry.IsCallerCancellation(err) {
 			var cause error = ctxErr
 			if cause == nil {
 				cause = redactError(err)
@@ -336,7 +466,7 @@ func (c *Client) Do(req *http.Request) (*http.Response, error) {
 			}
 			return nil, fmt.Errorf("%s: %s: %w", c.cfg.CRM, where, cause)
 		}
-		ce := c.transportError(err, op, obj)
+		ce := c.transportError(err, op, obj, where)
 		c.logFailure(ctx, req, attempts, ce)
 		return nil, ce
 	}
@@ -363,43 +493,64 @@ func (c *Client) logFailure(ctx context.Context, req *http.Request, attempts int
 		slog.String("request_id", err.RequestID), slog.String("error", err.Error()))
 }
 
-// transportError turns a failure to get a response into a *crm.Error: the
-// limiter's and the size cap's own *crm.Error as they are, anything else as
-// KindUnavailable wrapping the redacted cause.
-func (c *Client) transportError(err error, op, obj string) *crm.Error {
+// transportError turns a failure to get a response into a *crm.Error: a
+// *crm.Error in err's chain (the limiter's, the size cap's, the auth
+// layer's) as it is; a failure that sending again cannot cure as
+// KindInvalidRequest, saying what to fix; anything else as KindUnavailable.
+// The cause is redacted in every case.
+func (c *Client) transportError(err error, op, obj, where string) *crm.Error {
 	var ce *crm.Error
-	if errors.As(err, &ce) {
+	if errors.As(redactError(err), &ce) {
 		cp := *ce
 		fill(&cp, c.cfg.CRM, op, obj)
 		return &cp
 	}
+	if why, ok := permanentFailure(err); ok {
+		return &crm.Error{Kind: crm.KindInvalidRequest, CRM: c.cfg.CRM, Operation: op, Object: obj,
+			Message: where + ": " + why, Err: redactError(err)}
+	}
 	return &crm.Error{Kind: crm.KindUnavailable, CRM: c.cfg.CRM, Operation: op, Object: obj, Err: redactError(err)}
 }
 
-// permanentTransportError reports failures that sending again cannot fix:
-// certificates that do not verify, a TLS version or protocol mismatch, a
-// malformed URL or header.
-func permanentTransportError(err error) bool {
+// permanentFailure says why a failure to get a response cannot be cured by
+// sending the same request again, and what fixes it; ok is false for a
+// failure that may be transient.
+func permanentFailure(err error) (why string, ok bool) {
 	var (
-		unknownAuth *x509.UnknownAuthorityError
-		invalidCert x509.CertificateInvalidError
 		hostErr     x509.HostnameError
+		unknownAuth x509.UnknownAuthorityError
+		invalidCert x509.CertificateInvalidError
 		verifyErr   *tls.CertificateVerificationError
 		alert       tls.AlertError
 		recordErr   tls.RecordHeaderError
-		ce          *crm.Error
+		opErr       *net.OpError
 	)
 	switch {
-	case errors.As(err, &unknownAuth), errors.As(err, &invalidCert), errors.As(err, &hostErr),
-		errors.As(err, &verifyErr), errors.As(err, &alert), errors.As(err, &recordErr):
-		return true
-	case errors.As(err, &ce):
-		return !ce.Kind.Retryable()
+	case errors.Is(err, ErrRedirectRefused):
+		return "the CRM redirected the request to another host or from https to http, which crmkit does not follow " +
+			"because the request's credentials would go along; send the request to the URL it was redirected to " +
+			"(such as the org's own instance URL) directly", true
+	case errors.Is(err, ErrTooManyRedirects):
+		return "the CRM redirected the request more than 10 times; check the URL", true
+	case errors.As(err, &hostErr):
+		return "the server's TLS certificate is not valid for the URL's host name; correct the host name in the URL", true
+	case errors.As(err, &unknownAuth), errors.As(err, &invalidCert), errors.As(err, &verifyErr):
+		return "the server's TLS certificate did not verify; if the server is the right one, trust the CA that signed its " +
+			"certificate (Config.RootCAs, or the Base transport's TLSClientConfig.RootCAs), otherwise fix the server's certificate", true
+	case errors.As(err, &alert), errors.As(err, &recordErr),
+		errors.As(err, &opErr) && opErr.Op == "remote error", // a TLS alert from the server during the handshake
+		containsAny(err.Error(), "protocol version", "server gave HTTP response to HTTPS client"):
+		return "the TLS handshake failed: the server and crmkit share no TLS version or cipher suite (crmkit needs TLS 1.2 " +
+			"or newer), or the server does not speak TLS; fix the server's TLS configuration, or check the URL's scheme and port", true
+	case containsAny(err.Error(), "unsupported protocol scheme", "invalid header", "invalid method", "no Host in request URL"):
+		return "the request is malformed; fix its URL or headers", true
 	}
-	msg := err.Error()
-	for _, s := range []string{"unsupported protocol scheme", "invalid header", "unsupported protocol version",
-		"stopped after 10 redirects", "refusing a redirect"} {
-		if strings.Contains(msg, s) {
+	return "", false
+}
+
+func containsAny(s string, subs ...string) bool {
+	for _, sub := range subs {
+		if strings.Contains(s, sub) {
 			return true
 		}
 	}
@@ -420,8 +571,6 @@ func (c *Client) errorFromResponse(resp *http.Response, op, obj string) *crm.Err
 	if ce == nil {
 		ce = DefaultCheckResponse(resp, body)
 	}
-	ce.Message = Redact(ce.Message)
-	ce.Code = Redact(ce.Code)
 	if ce.StatusCode == 0 {
 		ce.StatusCode = resp.StatusCode
 	}
@@ -437,8 +586,10 @@ func (c *Client) errorFromResponse(resp *http.Response, op, obj string) *crm.Err
 	if ce.Err == nil && readErr != nil {
 		ce.Err = readErr
 	}
-	ce.Err = cleanChain(ce.Err)
 	fill(ce, c.cfg.CRM, op, obj)
+	if red, ok := redactError(ce).(*crm.Error); ok { // Message, Code, RequestID and the cause
+		ce = red
+	}
 	return ce
 }
 
@@ -470,29 +621,4 @@ func DefaultCheckResponse(resp *http.Response, body []byte) *crm.Error {
 		msg = http.StatusText(resp.StatusCode)
 	}
 	return &crm.Error{Kind: crm.KindForStatus(resp.StatusCode), StatusCode: resp.StatusCode, Message: msg}
-}
-
-// hasContextSentinel reports whether err's chain holds context.Canceled or
-// context.DeadlineExceeded themselves, not merely an error (such as a
-// network timeout) that says it matches them.
-func hasContextSentinel(err error) bool {
-	for n := 0; err != nil && n < 64; n++ {
-		if err == context.Canceled || err == context.DeadlineExceeded {
-			return true
-		}
-		switch u := err.(type) {
-		case interface{ Unwrap() error }:
-			err = u.Unwrap()
-		case interface{ Unwrap() []error }:
-			for _, e := range u.Unwrap() {
-				if hasContextSentinel(e) {
-					return true
-				}
-			}
-			return false
-		default:
-			return false
-		}
-	}
-	return false
 }

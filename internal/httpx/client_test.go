@@ -267,10 +267,8 @@ func TestDefaultCheckResponse(t *testing.T) {
 	if !strings.HasPrefix(ce.Message, "slow down please xxx") || !strings.HasSuffix(ce.Message, "(clipped)") || len(ce.Message) > 600 {
 		t.Errorf("message %q; want the body, spaces folded, clipped", ce.Message)
 	}
-	if s := h.ended()[0]; true {
-		if p, _ := attr(s, "url.path"); p != "/q" {
-			t.Errorf("url.path = %q; want the path without its query", p)
-		}
+	if p, _ := attr(h.ended()[0], "url.path"); p != "/q" {
+		t.Errorf("url.path = %q; want the path without its query", p)
 	}
 }
 
@@ -528,3 +526,115 @@ func (closeCounter) RoundTrip(*http.Request) (*http.Response, error) {
 	return nil, errors.New("unused")
 }
 func (c closeCounter) CloseIdleConnections() { c.n.inc() }
+
+// A body without GetBody is sent with its Content-Length (strict servers
+// answer a chunked upload with 411), on the first attempt as on a retry.
+func TestStreamedBodyHasContentLength(t *testing.T) {
+	var (
+		mu      sync.Mutex
+		lengths []int64
+		chunked []bool
+	)
+	srv := newServer(t, func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		mu.Lock()
+		lengths = append(lengths, r.ContentLength)
+		chunked = append(chunked, len(r.TransferEncoding) > 0)
+		n := len(lengths)
+		mu.Unlock()
+		if r.ContentLength != int64(len(b)) {
+			t.Errorf("Content-Length %d for a body of %d bytes", r.ContentLength, len(b))
+		}
+		if n == 1 {
+			w.WriteHeader(http.StatusServiceUnavailable)
+		}
+	})
+	h := newHarness(t, Config{Retry: fastRetry()})
+	body := io.MultiReader(strings.NewReader("Id\n"), strings.NewReader("003\n"))
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodPut, srv.URL+"/ingest", body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := h.c.Do(req)
+	if err != nil {
+		t.Fatalf("Do: %v", err)
+	}
+	resp.Body.Close()
+	if len(lengths) != 2 || lengths[0] != 7 || lengths[1] != 7 || chunked[0] || chunked[1] {
+		t.Errorf("Content-Lengths %v, chunked %v; want 7 on both attempts, never chunked", lengths, chunked)
+	}
+}
+
+// A 307 or 308 makes net/http send the body again; a body without GetBody
+// must still be replayable then, not returned as the 307 itself.
+func TestStreamedBodyFollows307(t *testing.T) {
+	for _, status := range []int{http.StatusTemporaryRedirect, http.StatusPermanentRedirect} {
+		srv := newServer(t, func(w http.ResponseWriter, r *http.Request) {
+			if r.URL.Path == "/x" {
+				http.Redirect(w, r, "/moved", status)
+				return
+			}
+			b, _ := io.ReadAll(r.Body)
+			io.WriteString(w, "got "+string(b))
+		})
+		h := newHarness(t, Config{})
+		req, err := http.NewRequestWithContext(t.Context(), http.MethodPut, srv.URL+"/x",
+			io.MultiReader(strings.NewReader("pay"), strings.NewReader("load")))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp, err := h.c.Do(req)
+		if err != nil {
+			t.Fatalf("%d: Do: %v", status, err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK || string(b) != "got payload" {
+			t.Errorf("%d: status %d body %q; want 200 \"got payload\"", status, resp.StatusCode, b)
+		}
+	}
+}
+
+// httpx.MarkIdempotent marks one request; retry.MarkIdempotent marks a
+// context and everything derived from it.
+func TestMarkIdempotentIsRequestScoped(t *testing.T) {
+	var (
+		mu    sync.Mutex
+		calls = map[string]int{}
+		marks []string
+	)
+	srv := newServer(t, func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		calls[r.URL.Path]++
+		marks = append(marks, r.Header.Get(idempotentHeader))
+		mu.Unlock()
+		w.WriteHeader(http.StatusServiceUnavailable)
+	})
+	h := newHarness(t, Config{Retry: fastRetry()})
+	ctx := t.Context()
+
+	upsert := mustRequest(t, http.MethodPatch, srv.URL+"/upsert", `{"Email":"a@example.com"}`).WithContext(ctx)
+	MarkIdempotent(upsert)
+	if _, err := h.c.Do(upsert); !errors.Is(err, crm.ErrUnavailable) {
+		t.Fatalf("upsert: err = %v", err)
+	}
+	if upsert.Header.Get(idempotentHeader) == "" {
+		t.Error("Do removed the mark from the caller's request")
+	}
+	// A later create with the same context is not retried.
+	create := mustRequest(t, http.MethodPost, srv.URL+"/create", `{"LastName":"X"}`).WithContext(ctx)
+	if _, err := h.c.Do(create); !errors.Is(err, crm.ErrUnavailable) {
+		t.Fatalf("create: err = %v", err)
+	}
+	if calls["/upsert"] != 3 || calls["/create"] != 1 {
+		t.Errorf("attempts %v; want the marked upsert retried (3) and the create sent once", calls)
+	}
+	for _, m := range marks {
+		if m != "" {
+			t.Errorf("the CRM received crmkit's internal header %s: %q", idempotentHeader, m)
+		}
+	}
+	if idempotent(create) || !idempotent(upsert) {
+		t.Error("idempotent() disagrees with the marks")
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync/atomic"
 
 	"github.com/crmkit/crmkit/crm"
@@ -76,4 +77,30 @@ func ExampleRedact() {
 	// Output:
 	// grant_type=refresh_token&refresh_token=[REDACTED]&client_secret=[REDACTED]
 	// {"access_token":"[REDACTED]","instance_url":"https://na1.salesforce.com"}
+}
+
+// An upsert by external id is safe to repeat although its method is PATCH:
+// the adapter marks that one request, and Do retries it after a 503.
+func ExampleMarkIdempotent() {
+	var calls atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if calls.Add(1) == 1 {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	defer srv.Close()
+
+	c, _ := httpx.New(httpx.Config{CRM: "salesforce", Retry: retry.New(retry.WithBackoff(0, 0))})
+	req, _ := http.NewRequestWithContext(context.Background(), http.MethodPatch,
+		srv.URL+"/services/data/v62.0/sobjects/Contact/Email__c/ada@example.com", strings.NewReader(`{"LastName":"Lovelace"}`))
+	httpx.MarkIdempotent(req)
+	resp, err := c.Do(req)
+	if err != nil {
+		panic(err)
+	}
+	resp.Body.Close()
+	fmt.Println(resp.StatusCode, "after", calls.Load(), "attempts")
+	// Output: 204 after 2 attempts
 }

@@ -48,6 +48,41 @@ func TestRedact(t *testing.T) {
 		{"hubspot api key", "GET /contacts?hapikey=hk-123", []string{"hk-123"}, nil},
 		{"plain text kept", "No such column 'Emial' on entity 'Contact'", nil, []string{"No such column 'Emial' on entity 'Contact'"}},
 		{"empty", "", nil, nil},
+		// Quoted values and colon forms.
+		{"quoted value", `invalid_client: client_secret="CS-SECRET" rejected`, []string{"CS-SECRET"}, []string{`client_secret="[REDACTED]" rejected`}},
+		{"colon form", "password: PW-SECRET; access_token: AT-SECRET", []string{"PW-SECRET", "AT-SECRET"}, []string{"password: [REDACTED]"}},
+		{"colon in prose", "invalid client_secret: FREETEXT3", []string{"FREETEXT3"}, []string{"client_secret"}},
+		{"single-quoted keys", `{'access_token': 'PYDICT-SECRET', 'x': 1}`, []string{"PYDICT-SECRET"}, []string{`{'access_token': '[REDACTED]', 'x': 1}`}},
+		{"json spaced", `"client_secret":  "SP18"`, []string{"SP18"}, []string{`"client_secret":  "[REDACTED]"`}},
+		{"json camel api key", `{"apiKey":"AK19"}`, []string{"AK19"}, []string{`"apiKey"`}},
+		{"json private key", `{"private_key":"MIIEvQIBADANPK20"}`, []string{"MIIEvQIBADANPK20"}, nil},
+		{"json unterminated", `{"access_token": "AT22`, []string{"AT22"}, nil},
+		{"json escaped quote in value", `{"password":"p\"w-SECRET","n":1}`, []string{"w-SECRET"}, []string{`"n":1`}},
+		{"doubly escaped json", `{"body":"{\\\"access_token\\\":\\\"DOUBLEESC6\\\"}"}`, []string{"DOUBLEESC6"}, nil},
+		{"authorization json value", `"Authorization":"Bearer AB\"CD24"`, []string{"AB", "CD24"}, []string{`"Authorization":"[REDACTED]"`}},
+		{"authorization list", `"Authorization": ["Bearer HDRSLICE14"]`, []string{"HDRSLICE14"}, nil},
+		{"go header map", `map[Authorization:[Zoho-oauthtoken MAPHDR15]]`, []string{"MAPHDR15"}, nil},
+		{"api key header", "X-Api-Key: abc KEY16", []string{"abc", "KEY16"}, []string{"X-Api-Key"}},
+		{"url-encoded header", "Authorization%3A+Bearer+URLENC-SECRET7", []string{"URLENC-SECRET7"}, nil},
+		{"password with delimiters", "password=pa#ss;WORD10", []string{"#ss", "WORD10"}, []string{"password=[REDACTED]"}},
+		{"xml", "<access_token>XMLSECRET11</access_token><password>XMLPW13</password>", []string{"XMLSECRET11", "XMLPW13"}, []string{"</password>"}},
+		{"soap session", "<sf:sessionId>00D5g000004ABCD!AQ8AQXMLSF12</sf:sessionId>", []string{"AQ8AQXMLSF12"}, []string{"<sf:sessionId>"}},
+		{"url-encoded session", "session 00D5g000004ABCD%21AQ8AQURLENCSF9 expired", []string{"AQ8AQURLENCSF9"}, []string{"expired"}},
+		{"userinfo", "Get https://admin:USERINFO-SECRET@crm.example/x failed", []string{"admin", "USERINFO-SECRET"}, []string{"https://[REDACTED]@crm.example/x"}},
+		{"bare jwt", `{"jwt":"eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.SIGJWT-SECRET5"}`, []string{"SIGJWT-SECRET5", "eyJzdWIiOiIxIn0"}, []string{`"jwt"`}},
+		{"jwt in prose", "assertion eyJhbGciOiJSUzI1NiJ9.eyJpc3MiOiJ4In0.c2ln rejected", []string{"c2ln", "eyJpc3MiOiJ4In0"}, []string{"rejected"}},
+		{"hubspot private app token", "token pat-na1-11111111-2222-3333-4444-HUBPAT21 is expired", []string{"HUBPAT21", "11111111"}, []string{"is expired"}},
+		{"bearer then basic", "Bearer Basic dXNlcjpwYXNzd29yZA==", []string{"dXNlcjpwYXNzd29yZA"}, nil},
+		// Prose after an auth scheme is no credential (finding 15).
+		{"basic prose kept", "Basic authentication is not enabled for this org", nil, []string{"Basic authentication is not enabled for this org"}},
+		{"bearer prose kept", "invalid Bearer token", nil, []string{"invalid Bearer token"}},
+		{"bearer word kept", "Bearer Authentication required", nil, []string{"Bearer Authentication required"}},
+		{"status code kept", "status code: 400", nil, []string{"status code: 400"}},
+		// Letters whose lower case is longer or shorter than themselves.
+		{"non-ascii case", "\u0130\u0130\u0130\u212a access_token=AT-U1-SECRET \u212aey password: PW-U2-SECRET", []string{"U1-SECRET", "U2-SECRET"}, []string{"\u0130\u0130\u0130\u212a access_token=[REDACTED]"}},
+		{"token URL kept", `Post "https://login.salesforce.com/services/oauth2/token": unexpected EOF`, nil,
+			[]string{`Post "https://login.salesforce.com/services/oauth2/token": unexpected EOF`}},
+		{"half-quoted key kept", `path/token": dial tcp`, nil, []string{`path/token": dial tcp`}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -123,6 +158,7 @@ func FuzzRedact(f *testing.F) {
 	f.Add("", "code=", "0123456789ab", "")
 	f.Add("sid ", "00D000000000001!", "AQ0AQsess1on", " x")
 	f.Add("\xff\xfe", "client_secret=", "zzzzzzzzzz", "\x00")
+	f.Add("\u0130\u212a", "password=", "zzzzzzzzzz", "\u0130 token: x")
 	f.Fuzz(func(t *testing.T, prefix, key, secret, suffix string) {
 		out := Redact(prefix + key + secret + suffix)
 		if Redact(out) != out {
@@ -132,8 +168,8 @@ func FuzzRedact(f *testing.F) {
 		if !plantable(prefix, key, secret) {
 			return
 		}
-		if strings.Contains(out, key+secret) {
-			t.Errorf("Redact(%q) = %q keeps %q", prefix+key+secret+suffix, out, key+secret)
+		if strings.Contains(out, secret) {
+			t.Errorf("Redact(%q) = %q keeps %q", prefix+key+secret+suffix, out, secret)
 		}
 	})
 }
@@ -162,10 +198,6 @@ func plantable(prefix, key, secret string) bool {
 	return true
 }
 
-func isWordByte(c byte) bool {
-	return c == '_' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9'
-}
-
 // TestRedactRandomCombinations is a deterministic companion to FuzzRedact:
 // secrets planted among random fragments of the syntax Redact knows (quotes,
 // escapes, separators, PEM armour, markers) never survive, and Redact is
@@ -186,6 +218,7 @@ func TestRedactRandomCombinations(t *testing.T) {
 		}
 		return b.String()
 	}
+	planted := 0
 	for range 5000 {
 		prefix, key, suffix := pick(), keys[r.IntN(len(keys))], pick()
 		in := prefix + key + secret + suffix
@@ -193,11 +226,126 @@ func TestRedactRandomCombinations(t *testing.T) {
 		if again := Redact(out); again != out {
 			t.Fatalf("not idempotent: %q -> %q -> %q", in, out, again)
 		}
-		if plantable(prefix, key, secret) && strings.Contains(out, secret) && strings.Contains(out, key+secret) {
+		if !plantable(prefix, key, secret) {
+			continue
+		}
+		planted++
+		// Not merely "key+secret is gone": no part of the output may keep
+		// the secret, whatever another rule did to its key.
+		if strings.Contains(out, secret) {
 			t.Fatalf("Redact(%q) = %q keeps the secret", in, out)
 		}
 	}
+	if planted < 3000 {
+		t.Errorf("only %d of 5000 cases planted a secret; the test lost its power", planted)
+	}
 }
+
+// A *url.Error anywhere in a chain, not only at its head, loses its user
+// info and query, in the text and in every error of the chain.
+func TestRedactErrorNestedURLError(t *testing.T) {
+	inner := &url.Error{Op: "Post", URL: "https://client:USERINFO-N1-SECRET@login.example/token?q=SELECT+Email+FROM+Contact", Err: io.ErrUnexpectedEOF}
+	for _, err := range []error{
+		fmt.Errorf("auth: refresh: %w", inner),
+		fmt.Errorf("outer: %w", fmt.Errorf("auth: %w", inner)),
+		errors.Join(errors.New("first"), fmt.Errorf("auth: %w", inner)),
+		&crm.Error{Kind: crm.KindUnauthorized, Err: fmt.Errorf("refresh: %w", inner)},
+	} {
+		red := RedactError(err)
+		if s := renderError(red); strings.Contains(s, "USERINFO-N1-SECRET") || strings.Contains(s, "client:") || strings.Contains(s, "SELECT") {
+			t.Errorf("RedactError(%v) leaks:\n%s", err, s)
+		}
+		for _, e := range chain(red) {
+			if s := fmt.Sprintf("%v %+v %#v", e, e, e); strings.Contains(s, "USERINFO-N1-SECRET") || strings.Contains(s, "SELECT") {
+				t.Errorf("an error of the chain leaks: %s", s)
+			}
+		}
+		// The chain keeps its shape: errors.Unwrap, step by step, reaches
+		// the *url.Error where the original did.
+		if reachable(err) != reachable(red) {
+			t.Errorf("RedactError(%v): errors.Unwrap reaches the *url.Error: %v; the original's chain: %v", err, reachable(red), reachable(err))
+		}
+		if !strings.Contains(red.Error(), "https://login.example/token") {
+			t.Errorf("RedactError(%v) = %q; want the cleaned URL kept", err, red)
+		}
+		if !errors.Is(red, io.ErrUnexpectedEOF) {
+			t.Errorf("RedactError(%v) lost its cause", err)
+		}
+		var ue *url.Error
+		if !errors.As(red, &ue) || ue.URL != "https://login.example/token" {
+			t.Errorf("errors.As(*url.Error) = %v; want the cleaned *url.Error", ue)
+		}
+	}
+
+	// Through Do, from the auth layer.
+	h := newHarness(t, Config{Base: countingErrBase{&counter{}, fmt.Errorf("auth: refresh: %w", inner)}, Retry: fastRetry()})
+	_, err := h.c.Do(mustRequest(t, http.MethodGet, "https://crm.example/data", ""))
+	if all := renderError(err) + h.everything(); strings.Contains(all, "USERINFO-N1-SECRET") || strings.Contains(all, "SELECT") {
+		t.Errorf("Do leaks the nested URL:\n%s", all)
+	}
+}
+
+// reachable reports whether walking err with errors.Unwrap reaches a
+// *url.Error.
+func reachable(err error) bool {
+	for e := err; e != nil; e = errors.Unwrap(e) {
+		if _, ok := e.(*url.Error); ok {
+			return true
+		}
+	}
+	return false
+}
+
+// Redaction keeps what callers inspect: a *crm.Error's type and Kind, the
+// shape of errors.Join, and, for other types, the original for Is and As.
+func TestRedactErrorKeepsTypes(t *testing.T) {
+	ce := &crm.Error{Kind: crm.KindUnauthorized, Code: "INVALID_SESSION_ID", Message: `{"access_token":"AT-T1-SECRET"}`, RequestID: "r1",
+		Err: errors.New("password=PW-T2-SECRET")}
+	red := RedactError(ce)
+	got, ok := red.(*crm.Error)
+	if !ok || got.Kind != crm.KindUnauthorized || got.Code != "INVALID_SESSION_ID" || got.RequestID != "r1" {
+		t.Fatalf("RedactError(*crm.Error) = %#v; want a *crm.Error of the same Kind, Code and RequestID", red)
+	}
+	if got == ce || ce.Message != `{"access_token":"AT-T1-SECRET"}` {
+		t.Error("RedactError changed the caller's *crm.Error instead of a copy")
+	}
+	if s := renderError(red); strings.Contains(s, "T1-SECRET") || strings.Contains(s, "T2-SECRET") {
+		t.Errorf("leaks: %s", s)
+	}
+	clean := &crm.Error{Kind: crm.KindValidation, Message: "Email: invalid"}
+	if RedactError(clean) != error(clean) {
+		t.Error("a clean *crm.Error should be returned as is")
+	}
+
+	orig := &tokenError{body: "refresh_token=RT-T3-SECRET", code: 400}
+	joined := errors.Join(fmt.Errorf("a: %w", orig), &url.Error{Op: "Get", URL: "https://h/?token=TK-T4-SECRET", Err: syscall.ECONNRESET})
+	red = RedactError(joined)
+	if s := renderError(red); strings.Contains(s, "T3-SECRET") || strings.Contains(s, "T4-SECRET") {
+		t.Errorf("leaks: %s", s)
+	}
+	if u, ok := red.(interface{ Unwrap() []error }); !ok || len(u.Unwrap()) != 2 {
+		t.Errorf("RedactError(errors.Join(a, b)) = %#v; want two causes", red)
+	}
+	if !errors.Is(red, syscall.ECONNRESET) || !errors.Is(red, errTokenSentinel) {
+		t.Error("errors.Is lost a sentinel of the original chain")
+	}
+	var te *tokenError
+	if !errors.As(red, &te) || te.code != 400 {
+		t.Errorf("errors.As(*tokenError) = %v; want the original", te)
+	}
+}
+
+// tokenError stands in for an auth library's error type, which quotes the
+// token endpoint's body.
+type tokenError struct {
+	body string
+	code int
+}
+
+var errTokenSentinel = errors.New("token sentinel")
+
+func (e *tokenError) Error() string        { return fmt.Sprintf("oauth2: %d: %s", e.code, e.body) }
+func (e *tokenError) Is(target error) bool { return target == errTokenSentinel }
 
 // failingBase stands in for the auth layer when its token exchange fails with
 // an error that quotes the token endpoint's answer.
@@ -215,9 +363,10 @@ func TestNoSecretLeaks(t *testing.T) {
 	secrets := []string{
 		"SECRETA1", "SECRETA2", "SECRETA3", "SECRETA4", "SECRETA5", "SECRETA6", "SECRETA7",
 		"SECRETB1", "SECRETC1", "SECRETC2", "SECRETC3", "SECRETD1", "SECRETD2", "SECRETD3",
-		"SECRETE1", "SECRETF1",
+		"SECRETE1", "SECRETF1", "SECRETG1", "SECRETG2", "SECRETG3", "SECRETH1", "SECRETH2", "SECRETI1",
 	}
 	var gotAuth atomic.Value
+	var otherHost string
 	srv := newServer(t, func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case "/unauthorized":
@@ -232,8 +381,16 @@ func TestNoSecretLeaks(t *testing.T) {
 		case "/key":
 			w.WriteHeader(http.StatusInternalServerError)
 			io.WriteString(w, "config dump: -----BEGIN RSA PRIVATE KEY-----\nSECRETE1\n-----END RSA PRIVATE KEY-----")
+		case "/quoted":
+			w.WriteHeader(http.StatusBadRequest)
+			io.WriteString(w, `invalid_client: client_secret="SECRETG1" rejected; password: SECRETG2; {'access_token': 'SECRETG3'}`)
+		case "/redirect":
+			http.Redirect(w, r, otherHost+"/steal", http.StatusTemporaryRedirect)
 		}
 	})
+	var stolen atomic.Value
+	other := newServer(t, func(w http.ResponseWriter, r *http.Request) { stolen.Store(r.Header.Get("Authorization")) })
+	otherHost = strings.Replace(other.URL, "127.0.0.1", "localhost", 1)
 	dead := newServer(t, func(http.ResponseWriter, *http.Request) {})
 	deadURL, _ := url.Parse(dead.URL)
 	dead.Close() // connections to it are refused from now on
@@ -241,6 +398,11 @@ func TestNoSecretLeaks(t *testing.T) {
 	policy := retry.New(retry.WithBackoff(0, 0), retry.WithMaxAttempts(2))
 	h := newHarness(t, Config{Retry: policy, RequestIDHeaders: []string{"X-Request-Id"}})
 	hBase := newHarness(t, Config{Retry: policy, Base: failingBase{}})
+	// The auth layer adds a token on every hop, and another one nests
+	// net/http's error for its token exchange inside its own.
+	hAuth := newHarness(t, Config{Retry: policy, Base: authBase{"SECRETH1", NewTransport(nil)}})
+	hNested := newHarness(t, Config{Retry: policy, Base: countingErrBase{&counter{}, fmt.Errorf("auth: refresh: %w",
+		&url.Error{Op: "Post", URL: "https://client:SECRETH2@login.example/token?assertion=SECRETI1", Err: io.ErrUnexpectedEOF})}})
 
 	var rendered strings.Builder
 	do := func(c *Client, method, rawURL string, hdr map[string]string) error {
@@ -274,6 +436,14 @@ func TestNoSecretLeaks(t *testing.T) {
 	if !strings.Contains(errD.Error(), "cannot fetch token") {
 		t.Errorf("base error = %v; want its (redacted) text", errD)
 	}
+	do(h.c, http.MethodGet, srv.URL+"/quoted", nil)
+	if errR := do(hAuth.c, http.MethodGet, srv.URL+"/redirect", nil); !errors.Is(errR, ErrRedirectRefused) {
+		t.Errorf("redirect to another host: err = %v; want it refused", errR)
+	}
+	if got, _ := stolen.Load().(string); got != "" {
+		t.Errorf("the other host received Authorization %q", got)
+	}
+	do(hNested.c, http.MethodGet, srv.URL+"/nested", nil)
 
 	// The plain client: net/http's own error holds the URL; RedactError
 	// cleans it, and the span it recorded must be clean already.
@@ -284,7 +454,7 @@ func TestNoSecretLeaks(t *testing.T) {
 	}
 	rendered.WriteString(renderError(RedactError(err)))
 
-	all := rendered.String() + h.everything() + hBase.everything()
+	all := rendered.String() + h.everything() + hBase.everything() + hAuth.everything() + hNested.everything()
 	for _, s := range secrets {
 		if strings.Contains(all, s) {
 			i := strings.Index(all, s)
@@ -300,4 +470,19 @@ func TestNoSecretLeaks(t *testing.T) {
 // tagged tags req with an operation, as adapters do.
 func tagged(req *http.Request, op, object string) *http.Request {
 	return req.WithContext(WithOperation(req.Context(), op, object))
+}
+
+// BenchmarkRedact measures Redact on an 8 KiB error body, the most
+// DefaultCheckResponse quotes, with secrets and without.
+func BenchmarkRedact(b *testing.B) {
+	clean := strings.Repeat(`{"errorCode":"INVALID_FIELD","message":"No such column 'Emial' on entity 'Contact'"},`, 100)[:8<<10]
+	dirty := strings.Repeat(`{"access_token":"00D5g000004ABCD!AQ8AQxyz","error":"invalid_grant"} Bearer abc123XYZ== `, 100)[:8<<10]
+	for _, bc := range []struct{ name, in string }{{"clean", clean}, {"secrets", dirty}} {
+		b.Run(bc.name, func(b *testing.B) {
+			b.SetBytes(int64(len(bc.in)))
+			for b.Loop() {
+				Redact(bc.in)
+			}
+		})
+	}
 }

@@ -4,6 +4,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
+	"fmt"
 	"io"
 	"log"
 	"net/http"
@@ -56,12 +57,15 @@ func TestTLSFloorRefusesTLS11(t *testing.T) {
 	if err == nil {
 		t.Fatal("Do over TLS 1.1 succeeded; want refusal")
 	}
+	// Permanent: KindInvalidRequest, which crm.IsRetryable (and so a sync
+	// engine) does not retry, with a message that says what to fix.
 	var ce *crm.Error
-	if !errors.As(err, &ce) || ce.Kind != crm.KindUnavailable {
-		t.Fatalf("err = %v; want *crm.Error of KindUnavailable", err)
+	if !errors.As(err, &ce) || ce.Kind != crm.KindInvalidRequest || crm.IsRetryable(err) {
+		t.Fatalf("err = %v; want a *crm.Error of KindInvalidRequest", err)
 	}
-	if !strings.Contains(err.Error(), "protocol version") {
-		t.Errorf("err = %v; want it to name the protocol version", err)
+	if !strings.Contains(err.Error(), "protocol version") || !strings.Contains(ce.Message, "TLS 1.2 or newer") ||
+		!strings.Contains(ce.Message, "fix the server's TLS configuration") {
+		t.Errorf("err = %v; want it to name the protocol version and the remedy", err)
 	}
 	if served.get() != 1 {
 		t.Errorf("server handled %d requests; the refused client reached it", served.get())
@@ -99,13 +103,27 @@ func TestTLSUntrustedCertificateIsPermanent(t *testing.T) {
 	srv, _ := newTLSServer(t, tls.VersionTLS12, 0, func(w http.ResponseWriter, r *http.Request) { served.inc() })
 	h := newHarness(t, Config{Retry: retry.New(retry.WithBackoff(0, 0))}) // system roots: the test CA is unknown
 	_, err := h.c.Do(mustRequest(t, http.MethodGet, srv.URL, ""))
-	if !errors.Is(err, crm.ErrUnavailable) {
-		t.Fatalf("err = %v; want unavailable", err)
+	var ce *crm.Error
+	if !errors.As(err, &ce) || ce.Kind != crm.KindInvalidRequest || crm.IsRetryable(err) {
+		t.Fatalf("err = %v; want a *crm.Error of KindInvalidRequest, not retryable", err)
 	}
+	if !strings.Contains(ce.Message, "did not verify") || !strings.Contains(ce.Message, "RootCAs") {
+		t.Errorf("message %q; want the cause and the remedy (trust the CA through RootCAs)", ce.Message)
+	}
+	// x509.UnknownAuthorityError is a value type: a pointer target would
+	// never match.
 	var uae x509.UnknownAuthorityError
 	var verr *tls.CertificateVerificationError
-	if !errors.As(err, &verr) && !errors.As(err, &uae) {
-		t.Errorf("err = %v; want the certificate error in its chain", err)
+	if !errors.As(err, &verr) || !errors.As(err, &uae) {
+		t.Errorf("err = %v; want the certificate errors in its chain", err)
+	}
+	// Each certificate error alone, as another transport may return it,
+	// is permanent too.
+	for _, certErr := range []error{x509.UnknownAuthorityError{}, x509.CertificateInvalidError{Reason: x509.Expired},
+		x509.HostnameError{Host: "crm.example"}} {
+		if !permanent(fmt.Errorf("dial: %w", certErr)) {
+			t.Errorf("permanentFailure does not recognise %T", certErr)
+		}
 	}
 	if served.get() != 0 || len(h.ended()) != 1 {
 		t.Errorf("served %d, attempts %d; want 0 served and 1 attempt", served.get(), len(h.ended()))
@@ -143,12 +161,19 @@ func TestRedirectFromHTTPSToHTTPIsRefused(t *testing.T) {
 	})
 	h := newHarness(t, Config{RootCAs: pool, Retry: retry.New(retry.WithBackoff(0, 0))})
 	_, err := h.c.Do(mustRequest(t, http.MethodGet, srv.URL, ""))
-	if err == nil || !strings.Contains(err.Error(), "refusing a redirect from https to http") {
+	if !errors.Is(err, ErrRedirectRefused) || !errors.Is(err, crm.ErrInvalidRequest) ||
+		!strings.Contains(err.Error(), "refusing a redirect from https to http") {
 		t.Fatalf("err = %v; want the downgrade refused", err)
 	}
 	if plainHits.get() != 0 {
 		t.Error("the plain-HTTP server was reached")
 	}
+}
+
+// permanent reports whether permanentFailure classifies err as permanent.
+func permanent(err error) bool {
+	_, ok := permanentFailure(err)
+	return ok
 }
 
 func TestPlainHTTPOnlyToLoopback(t *testing.T) {

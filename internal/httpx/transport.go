@@ -36,13 +36,14 @@ func TLSConfig(roots *x509.CertPool) *tls.Config {
 }
 
 // NewTransport returns the *http.Transport crmkit uses when Config.Base is
-// nil: [TLSConfig] for every connection, proxies from the environment, HTTP/2
-// when the server offers it, and bounded dial and handshake times. The auth
-// layer wraps it (as Config.Base) to add credentials without giving up the
-// TLS policy.
+// nil: [TLSConfig] for every connection, proxies from the environment for
+// https (plain http, allowed only to a loopback emulator, never goes through
+// a proxy, which could be on another machine), HTTP/2 when the server offers
+// it, and bounded dial and handshake times. The auth layer wraps it (as
+// Config.Base) to add credentials without giving up the TLS policy.
 func NewTransport(roots *x509.CertPool) *http.Transport {
 	return &http.Transport{
-		Proxy: http.ProxyFromEnvironment,
+		Proxy: proxyHTTPS,
 		DialContext: (&net.Dialer{
 			Timeout:   30 * time.Second,
 			KeepAlive: 30 * time.Second,
@@ -55,6 +56,15 @@ func NewTransport(roots *x509.CertPool) *http.Transport {
 		MaxIdleConnsPerHost:   16,
 		IdleConnTimeout:       90 * time.Second,
 	}
+}
+
+// proxyHTTPS is http.ProxyFromEnvironment for https requests, and no proxy
+// for anything else.
+func proxyHTTPS(req *http.Request) (*url.URL, error) {
+	if req.URL.Scheme != "https" {
+		return nil, nil
+	}
+	return http.ProxyFromEnvironment(req)
 }
 
 // ErrResponseTooLarge is the cause of the *crm.Error returned when a response
@@ -98,16 +108,20 @@ func (t *spanTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 
 	att := &attempt{}
 	ctx = context.WithValue(ctx, attemptKey{}, att)
-	if req.Header.Get("User-Agent") == "" {
-		req = req.Clone(ctx) // never change the caller's header map
-		req.Header.Set("User-Agent", c.userAgent)
+	_, marked := req.Header[idempotentHeader]
+	if marked || req.Header.Get("User-Agent") == "" {
+		req = req.Clone(ctx)             // never change the caller's header map
+		req.Header.Del(idempotentHeader) // crmkit's own mark, not for the CRM
+		if req.Header.Get("User-Agent") == "" {
+			req.Header.Set("User-Agent", c.userAgent)
+		}
 	} else {
 		req = req.WithContext(ctx)
 	}
 
 	resp, err := t.next.RoundTrip(req)
 	if err != nil {
-		err = cleanChain(err)
+		err = redactError(err)
 		span.RecordError(err)
 		span.SetStatus(codes.Error, clip(err.Error(), 256))
 		return nil, err
@@ -233,11 +247,18 @@ func (t *limitTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 			att.quotaRemaining, att.haveQuota = o.Remaining, true
 		}
 		if c.cfg.Limiter != nil {
+			if o.RetryAfter > c.maxPause {
+				o.RetryAfter = 0 // see below
+			}
 			c.cfg.Limiter.Observe(lane, o)
 		}
 	}
 	if c.cfg.Limiter != nil && (resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusServiceUnavailable) {
-		if d := retryAfter(resp.Header, time.Now()); d > 0 {
+		// A pause longer than the retry policy would wait for is an
+		// exhausted allocation: holding every caller of the lane for it
+		// (a day, say) helps nobody. Each caller gets the CRM's answer,
+		// with its Retry-After, at once instead.
+		if d := retryAfter(resp.Header, time.Now()); d > 0 && d <= c.maxPause {
 			c.cfg.Limiter.Pause(lane, d)
 		}
 	}
@@ -276,15 +297,17 @@ func retryAfter(h http.Header, now time.Time) time.Duration {
 }
 
 // checkScheme enforces the TLS policy's other half: a request that leaves the
-// machine goes over https. Plain http is allowed only to loopback addresses,
-// where crmkit's emulators listen.
+// machine goes over https. Plain http is allowed only to "localhost" and to
+// loopback IP literals, where crmkit's emulators listen. Other names, even
+// under .localhost, are refused: a resolver or a proxy may send them
+// elsewhere.
 func checkScheme(crmName string, u *url.URL) error {
 	switch u.Scheme {
 	case "https":
 		return nil
 	case "http":
 		host := u.Hostname()
-		if host == "localhost" || strings.HasSuffix(host, ".localhost") {
+		if strings.EqualFold(host, "localhost") {
 			return nil
 		}
 		if ip := net.ParseIP(host); ip != nil && ip.IsLoopback() {
@@ -292,5 +315,6 @@ func checkScheme(crmName string, u *url.URL) error {
 		}
 	}
 	return &crm.Error{Kind: crm.KindInvalidRequest, CRM: crmName,
-		Message: fmt.Sprintf("refusing to send a request to %s: crmkit talks to a CRM over https (TLS 1.2 or newer) only; plain http is allowed to loopback addresses, for emulators", RedactURL(u))}
+		Message: fmt.Sprintf("refusing to send a request to %s: crmkit talks to a CRM over https (TLS 1.2 or newer) only; "+
+			"plain http is allowed to localhost and loopback IP addresses, for emulators", RedactURL(u))}
 }
