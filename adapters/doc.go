@@ -6,8 +6,11 @@
 //	adapters/hubspot,    adapters/hubspot/hubspottest
 //	adapters/dynamics,   adapters/dynamics/dynamicstest
 //
-// The adapters are being built; until they land, crm/memcrm is the driver to
-// develop and test against.
+// Each emulator runs inside a test (New(t)) or as a server on a loopback
+// port (NewServer), holds its data in crmkit's in-memory kernel, and can
+// inject the faults and limits a real org produces. Each driver passes the
+// conformance suite against its emulator. crm/memcrm is the protocol-free
+// reference driver, for tests that need no wire at all.
 //
 // # Writing an adapter
 //
