@@ -1,0 +1,91 @@
+// Package dynamicstest is an emulated Microsoft Dataverse environment (the
+// data platform of Dynamics 365) that speaks the Web API v9.2 as the real
+// service does, for tests of code that uses crmkit's Dynamics adapter, or
+// any other Dataverse client, without a real environment.
+//
+// In a test, [New] starts a server on a loopback port and closes it when the
+// test ends:
+//
+//	srv := dynamicstest.New(t)
+//	drv, err := dynamics.New(dynamics.WithBaseURL(srv.URL), dynamics.WithHTTPClient(srv.Client()))
+//
+// Outside a test, [NewServer] does the same on the address of [WithAddr],
+// so that clients in other languages can use it unchanged; srv.URL is the
+// environment URL (what https://contoso.crm.dynamics.com is for a real one)
+// and the Web API is under it at [APIPath].
+//
+// # The environment
+//
+// A new server has the tables of [SeedTables]: account, contact, lead,
+// opportunity and systemuser, with the columns integrations use most, and
+// crmkit_project, a custom table of the publisher prefix crmkit_. Change
+// tracking is on for account and contact; account, contact and
+// crmkit_project have an alternate key of one column. [WithTables] declares
+// more tables (or replaces seed ones) with their columns, choices (option
+// sets with numeric values and labels), lookups and alternate keys;
+// [WithChangeTracking] turns change tracking on per table; [Server.Seed]
+// loads fixtures. Data lives in crmkit's in-memory store, one store per
+// server. Every row has an ETag that changes on every write, createdon,
+// modifiedon (to the second, as the Web API reports them), and createdby
+// and modifiedby set to the caller.
+//
+// # What it serves
+//
+//   - The service document, $metadata (CSDL) and EntityDefinitions, with
+//     $select, $filter and $expand of Attributes (with type casts and
+//     OptionSet), Keys and ManyToOneRelationships.
+//   - Entity sets: GET with $select, $filter (comparisons, and, or, not,
+//     contains, null, with OData's literal rules and type checks), $orderby,
+//     $count and $top; paging with Prefer: odata.maxpagesize and an absolute
+//     @odata.nextLink built from the host the client used; $skip refused.
+//   - Records by primary key or alternate key: GET (304 for a matching
+//     If-None-Match), POST (204 with OData-EntityId, or 201 with Prefer:
+//     return=representation), PATCH as upsert, update (If-Match: *) or
+//     conditional update (If-Match with an ETag, 412 on a mismatch), create
+//     only (If-None-Match: *), DELETE; lookups set with @odata.bind.
+//   - Change tracking: Prefer: odata.track-changes, delta links,
+//     $deletedEntity rows; $filter, $orderby, $expand and $top refused with
+//     it; the preference ignored for a table without change tracking.
+//   - $batch: nested multipart parsed leniently (quoted or bare boundaries,
+//     leading blank lines), up to 1000 operations, change sets applied all
+//     or nothing with $n references in URLs and bodies, stop at the first
+//     failure unless Prefer: odata.continue-on-error, responses with
+//     batchresponse_ and changesetresponse_ boundaries and no preamble.
+//   - WhoAmI, and acting on behalf of a user with CallerObjectId or
+//     MSCRMCallerID.
+//
+// Errors have Dataverse's body, {"error":{"code":"0x80040217","message":...}},
+// its codes and its status codes; every response has a REQ_ID.
+//
+// # Limits, faults and the log
+//
+// Service protection is on, with Dataverse's limits per caller (6000
+// requests and 20 minutes of execution time in 300 seconds, 52 at once):
+// exceeding them gives 429 with Retry-After and the limit's code, and every
+// response carries x-ms-ratelimit-burst-remaining-xrm-requests. Lower them
+// with [WithServiceProtection] to test throttling. [Server.Faults] injects
+// faults by route (5xx, timeouts, resets, slow responses, [Throttle]d 429s,
+// [ErrorFault]s; a 401 is an expired token), and [Server.Log] records every
+// request with its route and status and counts them, so a test can assert
+// how many calls a piece of code made:
+//
+//	srv.Faults().Inject("batch", 1, dynamicstest.Throttle(dynamicstest.CodeRequests, 5*time.Second))
+//	...
+//	if n := srv.Log().Count("batch"); n != 10 { ... }
+//
+// [WithBearerToken] makes the server require a bearer token. For tests in a
+// testing/synctest bubble, [Server.Transport] serves requests in-process, so
+// that no goroutine waits on a socket and the fake clock can run.
+//
+// # Where it differs from Dataverse
+//
+// The emulator keeps what integrations rely on and leaves out the rest:
+// alternate keys have one column; $expand on records, $apply, FetchXML,
+// startswith and endswith, and navigation-property requests answer 501;
+// a rolled-back change set's creates leave delete entries in the change
+// feed, and its updates a new ETag; reads are not isolated from a change
+// set in progress. Choices that the reference could not confirm (the error
+// for a delta token on a table without change tracking, the status of a
+// duplicate-key create) follow the most likely behaviour and are marked in
+// the code.
+package dynamicstest
