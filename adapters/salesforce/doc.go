@@ -49,6 +49,19 @@
 // Write uses sObject Collections with allOrNone false: up to 200 records a
 // call, one result per record. Upserts go to the Collections upsert
 // endpoint keyed by an external-id field, and report whether they created.
+// A request of exactly one write (Client.Create, Update, Upsert and Delete,
+// or a Write of one) uses the single-record form Salesforce documents for
+// one record instead: POST /sobjects/{object}, PATCH or DELETE
+// /sobjects/{object}/{id}, and PATCH /sobjects/{object}/{field}/{value},
+// which also works where an org restricts Collections. It is one call
+// either way and the result has the same shape (ID, Created, and an Err
+// with the code, fields and request id). An upsert is answered 201 when
+// it created and 200 when it updated; 300, when several records hold the
+// key of an external id that is not unique, fails that write with
+// crm.KindDuplicate, counting the matches and naming the field but never
+// the value. An upsert key with '.', '/' or '\' goes through Collections,
+// since Salesforce can misread such a value in a URL path.
+//
 // Each write is checked against the describe first, so that a write to an
 // unknown or read-only field, or with a value of the wrong type, fails
 // before any call and names the field. Conditional writes (IfVersion) are

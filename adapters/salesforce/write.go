@@ -18,6 +18,19 @@ import (
 // creates is one POST, of upserts one PATCH to
 // /composite/sobjects/{object}/{field}, of deletes one DELETE.
 //
+// A request of exactly one write uses the single-record form instead, as
+// Salesforce documents for one record: POST /sobjects/{object}, PATCH or
+// DELETE /sobjects/{object}/{id}, PATCH /sobjects/{object}/{field}/{value}.
+// It is one call either way, but the single-record forms also work where
+// an org's profile or gateway restricts Collections, and an upsert answers
+// with the exact outcome: 201 created, 200 updated, or 300 when several
+// records hold the key, which is reported as crm.KindDuplicate naming the
+// field and the number of matches. The one exception is an upsert whose
+// key holds '.', '/' or '\': Salesforce can misread such a value in a URL
+// path (a suffix like ".inc" is taken for a file extension, and the call
+// fails with 404), so it goes through Collections, which carries the key in
+// the body. Results have the same shape from either form.
+//
 // Each write is first checked against the object's describe, so that an
 // unknown field, a field the integration user may not set, or a value of
 // the wrong type fails that write alone, naming the field, and costs no
@@ -58,7 +71,11 @@ func (d *Driver) Write(ctx context.Context, req crm.WriteRequest) ([]crm.WriteRe
 			// cannot see it with an error, so report the context's end.
 			return nil, fmt.Errorf("%s: write %s: %w (after %d of %d calls)", Name, s.schema.Object, err, n, len(runs))
 		}
-		if err := d.sendRun(ctx, s, req.Writes, bodies, run, results); err != nil {
+		send := d.sendRun
+		if len(req.Writes) == 1 && singleForm(&req.Writes[run[0]]) {
+			send = d.sendOne
+		}
+		if err := send(ctx, s, req.Writes, bodies, run, results); err != nil {
 			if firstErr == nil {
 				firstErr = err
 			}
