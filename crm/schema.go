@@ -1,6 +1,10 @@
 package crm
 
-import "strings"
+import (
+	"slices"
+	"strings"
+	"time"
+)
 
 // FieldType is the portable type of a CRM field. Each adapter maps its CRM's
 // own types onto these (Salesforce "currency", Dataverse "Money" and HubSpot
@@ -64,6 +68,32 @@ func (t FieldType) Value() ValueKind {
 	return ValueUnknown
 }
 
+// ValueKindOf returns the kind of a normalised value: the Go type that
+// [NormalizeValue] produces for some field type. Anything else, including
+// nil and types such as int or float64 that normalisation turns into
+// int64 or [Decimal], is ValueUnknown, so callers can check that a value
+// fits a field (ValueKindOf(v) == f.Type.Value()) without a type switch of
+// their own.
+func ValueKindOf(v any) ValueKind {
+	switch v.(type) {
+	case string:
+		return ValueString
+	case bool:
+		return ValueBool
+	case int64:
+		return ValueInt64
+	case Decimal:
+		return ValueDecimal
+	case time.Time:
+		return ValueTime
+	case Date:
+		return ValueDate
+	case []string:
+		return ValueStrings
+	}
+	return ValueUnknown
+}
+
 // Schema is the description of one CRM object, as returned by Describe.
 type Schema struct {
 	Object string // the API name, such as "Contact", "account", "contacts"
@@ -89,6 +119,23 @@ func (s *Schema) Field(name string) (*Field, bool) {
 		}
 	}
 	return nil, false
+}
+
+// Clone returns a deep copy of s: its Fields and each field's Picklist and
+// References are copied too, so a driver or store can hand out its cached
+// schema and the caller may change the copy without touching the cache.
+// Clone of a nil schema is nil.
+func (s *Schema) Clone() *Schema {
+	if s == nil {
+		return nil
+	}
+	c := *s
+	c.Fields = slices.Clone(s.Fields)
+	for i := range c.Fields {
+		c.Fields[i].Picklist = slices.Clone(c.Fields[i].Picklist)
+		c.Fields[i].References = slices.Clone(c.Fields[i].References)
+	}
+	return &c
 }
 
 // ExternalIDFields returns the names of the fields that can key an upsert.

@@ -42,11 +42,11 @@ type DateTime struct {
 // crm.Date unchanged, text as a wall clock in AppZone. [New] binds it to the
 // fields' kinds, which also covers dates meeting date-times.
 func (d DateTime) ToCRM(ctx context.Context, v any) (any, error) {
-	bd, err := d.unbound(kindOf(v), crm.ValueTime)
+	bd, err := d.unbound(crm.ValueKindOf(v), crm.ValueTime)
 	if err != nil {
 		return nil, err
 	}
-	if kindOf(v) == crm.ValueDate {
+	if crm.ValueKindOf(v) == crm.ValueDate {
 		bd.crmKind = crm.ValueDate
 	}
 	return bd.ToCRM(ctx, v)
@@ -54,7 +54,7 @@ func (d DateTime) ToCRM(ctx context.Context, v any) (any, error) {
 
 // FromCRM converts a time.Time to AppZone and passes a crm.Date unchanged.
 func (d DateTime) FromCRM(ctx context.Context, v any) (any, error) {
-	bd, err := d.unbound(kindOf(v), kindOf(v))
+	bd, err := d.unbound(crm.ValueKindOf(v), crm.ValueKindOf(v))
 	if err != nil {
 		return nil, err
 	}

@@ -25,7 +25,7 @@ type Number struct{}
 // ToCRM converts v to a decimal (from text or an int64) or to text (from a
 // number). [New] binds it to the fields' kinds.
 func (Number) ToCRM(_ context.Context, v any) (any, error) {
-	if kindOf(v) == crm.ValueString {
+	if crm.ValueKindOf(v) == crm.ValueString {
 		return toNumber(v, crm.ValueDecimal)
 	}
 	return toNumber(v, crm.ValueString)
@@ -153,7 +153,7 @@ type Currency struct {
 
 // ToCRM converts v to a crm.Decimal; unbound, it knows no field scale.
 func (c Currency) ToCRM(ctx context.Context, v any) (any, error) {
-	bc := &currency{spec: c, app: kindOf(v), scale: -1, precision: 0}
+	bc := &currency{spec: c, app: crm.ValueKindOf(v), scale: -1, precision: 0}
 	return bc.ToCRM(ctx, v)
 }
 
@@ -336,8 +336,8 @@ func (b Bool) spellings() (t, f []string) {
 // ToCRM reads text or an int64 as a bool, or writes a bool as text; [New]
 // binds it to the fields' kinds.
 func (b Bool) ToCRM(_ context.Context, v any) (any, error) {
-	bb := b.bound(kindOf(v), crm.ValueBool)
-	if kindOf(v) == crm.ValueBool {
+	bb := b.bound(crm.ValueKindOf(v), crm.ValueBool)
+	if crm.ValueKindOf(v) == crm.ValueBool {
 		bb.crm = crm.ValueString
 	}
 	return bb.convert(v, bb.crm)

@@ -437,7 +437,7 @@ type multi struct {
 }
 
 func (m *multi) ToCRM(_ context.Context, v any) (any, error) {
-	elems, err := m.elements(v, m.appText || kindOf(v) == crm.ValueString)
+	elems, err := m.elements(v, m.appText || crm.ValueKindOf(v) == crm.ValueString)
 	if err != nil {
 		return nil, err
 	}
@@ -455,7 +455,7 @@ func (m *multi) ToCRM(_ context.Context, v any) (any, error) {
 }
 
 func (m *multi) FromCRM(_ context.Context, v any) (any, error) {
-	elems, err := m.elements(v, m.crmText || kindOf(v) == crm.ValueString)
+	elems, err := m.elements(v, m.crmText || crm.ValueKindOf(v) == crm.ValueString)
 	if err != nil {
 		return nil, err
 	}

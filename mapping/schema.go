@@ -96,27 +96,6 @@ func validKind(k crm.ValueKind) bool {
 	return false
 }
 
-// kindOf returns the normalised kind of a value, or ValueUnknown.
-func kindOf(v any) crm.ValueKind {
-	switch v.(type) {
-	case string:
-		return crm.ValueString
-	case bool:
-		return crm.ValueBool
-	case int64:
-		return crm.ValueInt64
-	case crm.Decimal:
-		return crm.ValueDecimal
-	case time.Time:
-		return crm.ValueTime
-	case crm.Date:
-		return crm.ValueDate
-	case []string:
-		return crm.ValueStrings
-	}
-	return crm.ValueUnknown
-}
-
 // typeFor returns a CRM field type whose values have kind k, so that
 // crm.NormalizeValue can do the lenient, exact conversions for it.
 func typeFor(k crm.ValueKind) crm.FieldType {
@@ -161,7 +140,7 @@ func coerce(k crm.ValueKind, v any, toCRM bool) (any, error) {
 			return nil, invalidf("a %T is not accepted for an exact decimal: pass a crm.Decimal, an int64 or decimal text, or use the currency conversion", v)
 		}
 	}
-	if kindOf(v) == k {
+	if crm.ValueKindOf(v) == k {
 		return v, nil
 	}
 	out, err := crm.NormalizeValue(typeFor(k), v)

@@ -460,17 +460,7 @@ func (d *Driver) Describe(ctx context.Context, object string) (*crm.Schema, erro
 	if err != nil {
 		return nil, err
 	}
-	return cloneSchema(t.schema), nil
-}
-
-func cloneSchema(s *crm.Schema) *crm.Schema {
-	c := *s
-	c.Fields = slices.Clone(s.Fields)
-	for i := range c.Fields {
-		c.Fields[i].Picklist = slices.Clone(c.Fields[i].Picklist)
-		c.Fields[i].References = slices.Clone(c.Fields[i].References)
-	}
-	return &c
+	return t.schema.Clone(), nil
 }
 
 // ListObjects lists the environment's tables from EntityDefinitions.

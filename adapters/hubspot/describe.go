@@ -133,7 +133,7 @@ func (d *Driver) Describe(ctx context.Context, object string) (*crm.Schema, erro
 	d.mu.Lock()
 	d.schemas[object] = cachedSchema{s: s, at: d.now()}
 	d.mu.Unlock()
-	return cloneSchema(s), nil
+	return s.Clone(), nil
 }
 
 // field maps one property onto a crm.Field.
@@ -203,16 +203,6 @@ func fieldType(p *property) crm.FieldType {
 		return crm.TypePicklist
 	}
 	return crm.TypeString
-}
-
-func cloneSchema(s *crm.Schema) *crm.Schema {
-	c := *s
-	c.Fields = append([]crm.Field(nil), s.Fields...)
-	for i := range c.Fields {
-		c.Fields[i].Picklist = append([]crm.PicklistValue(nil), c.Fields[i].Picklist...)
-		c.Fields[i].References = append([]string(nil), c.Fields[i].References...)
-	}
-	return &c
 }
 
 // schema returns the object's schema from the cache, describing it when

@@ -98,7 +98,7 @@ func (d *Driver) Describe(ctx context.Context, object string) (*crm.Schema, erro
 	if err != nil {
 		return nil, err
 	}
-	return cloneSchema(s.schema), nil
+	return s.schema.Clone(), nil
 }
 
 // ForgetSchema drops an object's cached schema, so that the next call
@@ -172,16 +172,6 @@ func buildSchema(res *describeResult) *sfSchema {
 		s.names = append(s.names, f.Name)
 	}
 	return s
-}
-
-func cloneSchema(s *crm.Schema) *crm.Schema {
-	c := *s
-	c.Fields = slices.Clone(s.Fields)
-	for i := range c.Fields {
-		c.Fields[i].Picklist = slices.Clone(c.Fields[i].Picklist)
-		c.Fields[i].References = slices.Clone(c.Fields[i].References)
-	}
-	return &c
 }
 
 // ListObjects lists the org's sObjects (describe-global).

@@ -9,6 +9,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/crmkit/crmkit/crm"
+	"github.com/crmkit/crmkit/crm/retry"
 )
 
 // DefaultLane is the lane of a CRM's ordinary API calls. A request that names
@@ -221,7 +222,7 @@ func (l *Limiter) Wait(ctx context.Context, laneName string) error {
 			r.CancelAt(now)
 			return fmt.Errorf("ratelimit: lane %q cannot send for %v, after the context's deadline: %w", ln.name, d, context.DeadlineExceeded)
 		}
-		if err := sleep(ctx, d); err != nil {
+		if err := retry.Sleep(ctx, d); err != nil {
 			r.CancelAt(l.clock())
 			return err
 		}
@@ -257,25 +258,9 @@ func (l *Limiter) gate(ctx context.Context, ln *lane) error {
 			}
 		}
 		// Loop: the pause may have been extended meanwhile.
-		if err := sleep(ctx, pause); err != nil {
+		if err := retry.Sleep(ctx, pause); err != nil {
 			return err
 		}
-	}
-}
-
-// sleep waits d or until ctx is done, and returns ctx's error if it ended
-// the wait.
-func sleep(ctx context.Context, d time.Duration) error {
-	if d <= 0 {
-		return nil
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
 	}
 }
 

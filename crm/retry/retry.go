@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/crmkit/crmkit/crm"
+	"github.com/crmkit/crmkit/internal/errchain"
 )
 
 // Defaults of a Policy built by [New] with no options.
@@ -215,7 +216,7 @@ func (p *Policy) Retryable(err error) bool {
 // *url.Error or a *net.OpError: a connection the server closed, not a reader
 // of ours that reached the end of its input.
 func eofFromNetwork(err error, beneath bool) bool {
-	for n := 0; err != nil && n < maxChain; n++ {
+	for n := 0; err != nil && n < errchain.Max; n++ {
 		if err == io.EOF {
 			return beneath
 		}
@@ -253,7 +254,7 @@ var transientErrnos = []error{
 // for net/http's client and header timeouts: those only say they match the
 // sentinel, are network timeouts, and are worth a retry.
 func IsCallerCancellation(err error) bool {
-	for _, e := range chain(err) {
+	for _, e := range errchain.Walk(err) {
 		if e == context.Canceled || e == context.DeadlineExceeded {
 			return true
 		}
@@ -261,37 +262,10 @@ func IsCallerCancellation(err error) bool {
 	return false
 }
 
-// maxChain bounds every walk of an error chain, against a cyclic one.
-const maxChain = 64
-
-// chain lists err and everything it wraps, depth first.
-func chain(err error) []error {
-	var out []error
-	var walk func(error)
-	walk = func(e error) {
-		for e != nil && len(out) < maxChain {
-			out = append(out, e)
-			switch u := e.(type) {
-			case interface{ Unwrap() []error }:
-				for _, x := range u.Unwrap() {
-					walk(x)
-				}
-				return
-			case interface{ Unwrap() error }:
-				e = u.Unwrap()
-			default:
-				return
-			}
-		}
-	}
-	walk(err)
-	return out
-}
-
 // isTimeout reports whether err is a timeout of the network or the transport,
 // not the bare context sentinel.
 func isTimeout(err error) bool {
-	for _, e := range chain(err) {
+	for _, e := range errchain.Walk(err) {
 		if e == context.DeadlineExceeded {
 			continue
 		}

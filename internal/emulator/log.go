@@ -36,12 +36,14 @@ type Log struct {
 
 // Entry is one served request.
 type Entry struct {
-	Time     time.Time
-	Method   string
-	Path     string // the URL path, without the query
-	Query    string // the raw query string
-	Route    string
-	Status   int // the status written, or 0 when the connection was cut first
+	Time   time.Time
+	Method string
+	Path   string // the URL path, without the query
+	Query  string // the raw query string
+	Route  string
+	Status int // the status written, or 0 when the connection was cut first
+	// Duration is how long the request took until its status was written
+	// (or, for one that got none, until its handler returned).
 	Duration time.Duration
 	// Header holds the request's headers, with Authorization and Cookie
 	// values replaced by "[redacted]" so that logs never hold secrets.
@@ -64,25 +66,32 @@ func NewLog(size int) *Log {
 func (l *Log) Middleware(route RouteFunc, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := l.now()
-		rw := &statusWriter{ResponseWriter: w}
 		info := &requestInfo{}
 		r = r.WithContext(withInfo(r.Context(), info))
+		logged := false
+		record := func(status int) {
+			if logged {
+				return
+			}
+			logged = true
+			l.add(Entry{
+				Time:     start,
+				Method:   r.Method,
+				Path:     r.URL.Path,
+				Query:    r.URL.RawQuery,
+				Route:    route(r),
+				Status:   status,
+				Duration: l.now().Sub(start),
+				Header:   redactHeader(r.Header),
+				Fault:    info.fault,
+			})
+		}
+		// The entry is added as the status is written, before any of the
+		// response can reach the client: a test that reads the log once it
+		// has its answer always finds the request there.
+		rw := &statusWriter{ResponseWriter: w, sent: record}
 		next.ServeHTTP(rw, r)
-		e := Entry{
-			Time:     start,
-			Method:   r.Method,
-			Path:     r.URL.Path,
-			Query:    r.URL.RawQuery,
-			Route:    route(r),
-			Status:   rw.status,
-			Duration: l.now().Sub(start),
-			Header:   redactHeader(r.Header),
-			Fault:    info.fault,
-		}
-		if rw.status == 0 && rw.wrote {
-			e.Status = http.StatusOK
-		}
-		l.add(e)
+		record(rw.status) // 0: the handler wrote nothing, or the connection was cut first
 	})
 }
 
@@ -157,26 +166,28 @@ func redactHeader(h http.Header) http.Header {
 	return c
 }
 
-// statusWriter remembers the status a handler wrote. It unwraps to the
+// statusWriter remembers the status a handler wrote, and calls sent with it
+// before the status goes to the underlying writer. It unwraps to the
 // underlying writer, so http.ResponseController still finds the connection
 // to hijack or flush.
 type statusWriter struct {
 	http.ResponseWriter
 	status int
-	wrote  bool
+	sent   func(status int)
 }
 
 func (w *statusWriter) WriteHeader(code int) {
 	if w.status == 0 {
 		w.status = code
+		w.sent(code)
 	}
 	w.ResponseWriter.WriteHeader(code)
 }
 
 func (w *statusWriter) Write(b []byte) (int, error) {
-	w.wrote = true
 	if w.status == 0 {
 		w.status = http.StatusOK
+		w.sent(http.StatusOK)
 	}
 	return w.ResponseWriter.Write(b)
 }

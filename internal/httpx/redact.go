@@ -12,6 +12,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/crmkit/crmkit/crm"
+	"github.com/crmkit/crmkit/internal/errchain"
 )
 
 // redacted is what every secret is replaced with.
@@ -481,7 +482,7 @@ func redactErr(err error, depth int) (error, bool) {
 	if err == nil {
 		return nil, false
 	}
-	if depth >= maxChain {
+	if depth >= errchain.Max {
 		// A chain this deep is cyclic or absurd: keep only its text.
 		return &redactedError{cleanText: cleanText{msg: Redact(err.Error()), orig: err}}, true
 	}
@@ -532,7 +533,7 @@ func redactErr(err error, depth int) (error, bool) {
 // withRedactedURLs replaces, in text, the URL of every *url.Error in err's
 // chain (as *url.Error prints it, quoted, and bare) with its redacted form.
 func withRedactedURLs(text string, err error) string {
-	for _, e := range chain(err) {
+	for _, e := range errchain.Walk(err) {
 		ue, ok := e.(*url.Error)
 		if !ok || ue.URL == "" {
 			continue
@@ -542,33 +543,6 @@ func withRedactedURLs(text string, err error) string {
 		text = strings.ReplaceAll(text, ue.URL, clean)
 	}
 	return text
-}
-
-// maxChain bounds every walk of an error chain, against a cyclic one.
-const maxChain = 64
-
-// chain lists err and everything it wraps, depth first.
-func chain(err error) []error {
-	var out []error
-	var walk func(error)
-	walk = func(e error) {
-		for e != nil && len(out) < maxChain {
-			out = append(out, e)
-			switch u := e.(type) {
-			case interface{ Unwrap() []error }:
-				for _, x := range u.Unwrap() {
-					walk(x)
-				}
-				return
-			case interface{ Unwrap() error }:
-				e = u.Unwrap()
-			default:
-				return
-			}
-		}
-	}
-	walk(err)
-	return out
 }
 
 // clip shortens s to at most n bytes, on a rune boundary, marking the cut.

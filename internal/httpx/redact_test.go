@@ -16,6 +16,7 @@ import (
 
 	"github.com/crmkit/crmkit/crm"
 	"github.com/crmkit/crmkit/crm/retry"
+	"github.com/crmkit/crmkit/internal/errchain"
 )
 
 func TestRedact(t *testing.T) {
@@ -255,7 +256,7 @@ func TestRedactErrorNestedURLError(t *testing.T) {
 		if s := renderError(red); strings.Contains(s, "USERINFO-N1-SECRET") || strings.Contains(s, "client:") || strings.Contains(s, "SELECT") {
 			t.Errorf("RedactError(%v) leaks:\n%s", err, s)
 		}
-		for _, e := range chain(red) {
+		for _, e := range errchain.Walk(red) {
 			if s := fmt.Sprintf("%v %+v %#v", e, e, e); strings.Contains(s, "USERINFO-N1-SECRET") || strings.Contains(s, "SELECT") {
 				t.Errorf("an error of the chain leaks: %s", s)
 			}

@@ -55,4 +55,16 @@
 //
 // Deletes leave tombstones, so [Store.ChangesSince] reports creates, updates
 // and deletes in write order from any sequence number.
+//
+// # Lookups and matching
+//
+// An emulator serving a request addressed by an external id or an alternate
+// key finds its record with [Store.Lookup], which reads the store's own
+// unique index, so it needs no index of its own:
+//
+//	rec, err := st.Lookup("Contact", "External_Id__c", "A-1") // KindNotFound if none holds it
+//
+// [SameValue] and [Compare] are the equality and order the store's filters
+// use (text without regard to case, numbers by value), for emulators that
+// evaluate a filter themselves and must match what the store would.
 package memstore

@@ -340,31 +340,11 @@ func (t *table) checkPosition(order []orderKey, p *Position) error {
 		return bad(fmt.Sprintf("it has %d sort values, the query sorts by %d fields", len(p.Values), len(order)))
 	}
 	for i, k := range order {
-		if v := p.Values[i]; v != nil && kindOf(v) != k.field.Type.Value() {
+		if v := p.Values[i]; v != nil && crm.ValueKindOf(v) != k.field.Type.Value() {
 			return bad(fmt.Sprintf("sort value %d is a %T, field %s holds %s", i, v, k.field.Name, k.field.Type.Value()))
 		}
 	}
 	return nil
-}
-
-func kindOf(v any) crm.ValueKind {
-	switch v.(type) {
-	case string:
-		return crm.ValueString
-	case bool:
-		return crm.ValueBool
-	case int64:
-		return crm.ValueInt64
-	case crm.Decimal:
-		return crm.ValueDecimal
-	case time.Time:
-		return crm.ValueTime
-	case crm.Date:
-		return crm.ValueDate
-	case []string:
-		return crm.ValueStrings
-	}
-	return crm.ValueUnknown
 }
 
 // comparePos orders two records (or a record and a position) by the sort
@@ -425,7 +405,7 @@ func orderValues(a, b any) int {
 		return c
 	}
 	// Mixed kinds cannot occur in one field; order by kind name to stay total.
-	return strings.Compare(string(kindOf(a)), string(kindOf(b)))
+	return strings.Compare(string(crm.ValueKindOf(a)), string(crm.ValueKindOf(b)))
 }
 
 // predicate decides whether a row matches a filter.
@@ -457,7 +437,7 @@ func (t *table) compile(f crm.Filter) (predicate, error) {
 		name := fd.Name
 		return func(r *row) bool {
 			v := r.fields[name]
-			return slices.ContainsFunc(lits, func(l any) bool { return sameValue(v, l) })
+			return slices.ContainsFunc(lits, func(l any) bool { return SameValue(v, l) })
 		}, nil
 	case *crm.NullFilter:
 		fd, err := t.filterField(x.Field)
@@ -563,7 +543,7 @@ func (t *table) compileCompare(c *crm.Compare) (predicate, error) {
 			return nil, err
 		}
 		want := c.Op == crm.OpEq
-		return func(r *row) bool { return sameValue(r.fields[name], lit) == want }, nil
+		return func(r *row) bool { return SameValue(r.fields[name], lit) == want }, nil
 	case crm.OpGt, crm.OpGe, crm.OpLt, crm.OpLe:
 		switch fd.Type.Value() {
 		case crm.ValueBool, crm.ValueStrings:
@@ -579,7 +559,7 @@ func (t *table) compileCompare(c *crm.Compare) (predicate, error) {
 			if v == nil {
 				return false
 			}
-			c := filterCompare(v, lit)
+			c := Compare(v, lit)
 			switch op {
 			case crm.OpGt:
 				return c > 0
@@ -595,14 +575,19 @@ func (t *table) compileCompare(c *crm.Compare) (predicate, error) {
 		Message: fmt.Sprintf("operator %q is not one of crm's operators", c.Op)}
 }
 
-// filterCompare orders a field value against a literal; strings ignore case.
-func filterCompare(v, lit any) int {
-	if x, ok := v.(string); ok {
-		if y, ok := lit.(string); ok {
+// Compare orders two non-nil normalised values as the store's ordered
+// filters (Gt, Ge, Lt, Le) do: strings without regard to case, numbers by
+// value whatever their Go type, times by instant, dates by day. Values that
+// have no order (different kinds, bools, multi-selects) compare as 0. Emulators that evaluate
+// a filter themselves use it so that they match exactly the records the
+// store would.
+func Compare(a, b any) int {
+	if x, ok := a.(string); ok {
+		if y, ok := b.(string); ok {
 			return strings.Compare(strings.ToLower(x), strings.ToLower(y))
 		}
 	}
-	c, _ := crm.CompareValues(v, lit)
+	c, _ := crm.CompareValues(a, b)
 	return c
 }
 

@@ -117,7 +117,7 @@ func (s *Store) AddTable(schema *crm.Schema, opts ...TableOption) error {
 	if schema == nil {
 		return invalid("add table", "", "the schema is nil")
 	}
-	sc := cloneSchema(schema)
+	sc := schema.Clone()
 	if sc.Object == "" {
 		return invalid("add table", "", "Schema.Object is empty: name the object, such as \"Contact\"")
 	}
@@ -192,7 +192,7 @@ func (s *Store) Schema(object string) (*crm.Schema, error) {
 	if err != nil {
 		return nil, err
 	}
-	return cloneSchema(t.schema), nil
+	return t.schema.Clone(), nil
 }
 
 // Seq returns the sequence number of the latest write to any table, 0 for
@@ -295,14 +295,4 @@ func editDistance(a, b string, limit int) int {
 
 func invalid(op, object, msg string) *crm.Error {
 	return &crm.Error{Kind: crm.KindInvalidRequest, Operation: op, Object: object, Message: msg}
-}
-
-func cloneSchema(s *crm.Schema) *crm.Schema {
-	c := *s
-	c.Fields = slices.Clone(s.Fields)
-	for i := range c.Fields {
-		c.Fields[i].Picklist = slices.Clone(c.Fields[i].Picklist)
-		c.Fields[i].References = slices.Clone(c.Fields[i].References)
-	}
-	return &c
 }

@@ -114,7 +114,7 @@ func (s *Store) Upsert(object, keyField string, keyValue any, fields crm.Fields,
 	in := make(crm.Fields, len(fields)+1)
 	for name, v := range fields {
 		if strings.EqualFold(name, kf.Name) {
-			if nv, err := crm.NormalizeValue(kf.Type, v); err != nil || !sameValue(nv, key) {
+			if nv, err := crm.NormalizeValue(kf.Type, v); err != nil || !SameValue(nv, key) {
 				return nil, false, &crm.Error{Kind: crm.KindValidation, Operation: "upsert", Object: t.schema.Object, Fields: []string{kf.Name},
 					Message: fmt.Sprintf("the fields set %s to a value other than the upsert key: leave the key field out of the fields, or make them agree", kf.Name)}
 			}
@@ -183,6 +183,50 @@ func (s *Store) Get(object, id string, fields []string) (*Record, error) {
 		return nil, err
 	}
 	return t.record(r, sel), nil
+}
+
+// Lookup returns the live record whose external-id or unique field holds
+// value, with every field. It is how an emulator serves a request addressed
+// by an alternate key (a Salesforce external id, a Dataverse alternate key)
+// without an index of its own: the store's unique index answers it with a
+// map access, not a scan. value is normalised by the field's type first, and
+// matches as the store's duplicate checks do: text without regard to case,
+// numbers by value.
+//
+// A field that is neither an external id nor unique is KindValidation (it
+// could match several records); a value that does not fit the field, or a
+// nil one, is KindInvalidRequest; no live record holding value is
+// KindNotFound.
+func (s *Store) Lookup(object, field string, value any) (*Record, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	t, err := s.table("lookup", object)
+	if err != nil {
+		return nil, err
+	}
+	kf, ok := t.field(field)
+	if !ok {
+		return nil, t.unknownField("lookup", "", field)
+	}
+	if !kf.ExternalID && !kf.Unique {
+		return nil, &crm.Error{Kind: crm.KindValidation, Operation: "lookup", Object: t.schema.Object, Fields: []string{kf.Name},
+			Message: fmt.Sprintf("field %s is neither an external id nor unique, so it cannot find one record: use one of %s, or query on %s", kf.Name, strings.Join(t.keyFields(), ", "), kf.Name)}
+	}
+	if value == nil {
+		return nil, &crm.Error{Kind: crm.KindInvalidRequest, Operation: "lookup", Object: t.schema.Object, Fields: []string{kf.Name},
+			Message: fmt.Sprintf("the value to look up in %s is nil: give the key to match on", kf.Name)}
+	}
+	key, err := crm.NormalizeValue(kf.Type, value)
+	if err != nil {
+		return nil, &crm.Error{Kind: crm.KindInvalidRequest, Operation: "lookup", Object: t.schema.Object, Fields: []string{kf.Name},
+			Message: fmt.Sprintf("the value to look up in %s: %s", kf.Name, strings.TrimPrefix(err.Error(), "crm: "))}
+	}
+	r, ok := t.unique[kf.Name][uniqueKey(key)]
+	if !ok {
+		return nil, &crm.Error{Kind: crm.KindNotFound, Operation: "lookup", Object: t.schema.Object, Fields: []string{kf.Name},
+			Message: fmt.Sprintf("no live %s has that %s", t.schema.Object, kf.Name)}
+	}
+	return t.record(r, nil), nil
 }
 
 func (s *Store) create(t *table, op string, in crm.Fields, o writeOptions) (*Record, error) {
@@ -527,7 +571,7 @@ func (t *table) unindex(r *row) {
 	}
 }
 
-// uniqueKey renders a normalised value so that two values sameValue calls
+// uniqueKey renders a normalised value so that two values SameValue calls
 // equal have the same key: strings folded to lower case, numbers by exact
 // value whatever their Go type, times by instant.
 func uniqueKey(v any) string {
@@ -544,9 +588,12 @@ func uniqueKey(v any) string {
 	return fmt.Sprintf("%T:%v", v, v)
 }
 
-// sameValue is equality as the store sees it: strings without regard to
-// case, numbers by value whatever their Go type.
-func sameValue(a, b any) bool {
+// SameValue is equality as the store sees it, in filters (Eq, Ne, In), in
+// duplicate checks and in [Store.Lookup]: strings without regard to case,
+// numbers by value whatever their Go type (int64 3 equals Decimal 3.0),
+// times by instant; nil equals only nil. Emulators that evaluate a filter
+// themselves use it so that they match exactly the records the store would.
+func SameValue(a, b any) bool {
 	if a == nil || b == nil {
 		return a == nil && b == nil
 	}

@@ -68,15 +68,24 @@ func (s *Server) serveCollections(w http.ResponseWriter, r *http.Request, c call
 	s.writeMu.Lock()
 	defer s.writeMu.Unlock()
 	items := make([]pending, len(req.Records))
-	dupKeys := map[string]int{}
+	var keys []any // the external ids the records give, to refuse repeats
 	if ext != nil {
 		for _, rec := range req.Records {
 			if v, ok := fieldValue(rec, ext.Name); ok {
 				if key, err := fromJSON(ext, v); err == nil && key != nil {
-					dupKeys[indexKey(key)]++
+					keys = append(keys, key)
 				}
 			}
 		}
+	}
+	repeated := func(key any) bool {
+		n := 0
+		for _, k := range keys {
+			if memstore.SameValue(k, key) {
+				n++
+			}
+		}
+		return n > 1
 	}
 	for i, rec := range req.Records {
 		o, werr := s.recordObject(rec)
@@ -120,7 +129,7 @@ func (s *Server) serveCollections(w http.ResponseWriter, r *http.Request, c call
 				items[i].result = failedResult("", dmlError1("MISSING_ARGUMENT", []string{ext.Name}, "%s not specified: each record of an upsert needs its external id", ext.Name))
 				continue
 			}
-			if key, err := fromJSON(ext, value); err == nil && dupKeys[indexKey(key)] > 1 {
+			if key, err := fromJSON(ext, value); err == nil && repeated(key) {
 				items[i].result = failedResult("", dmlError1("DUPLICATE_EXTERNAL_ID", []string{ext.Name}, "Duplicate external id specified: %s", clipText(value, 80)))
 				continue
 			}

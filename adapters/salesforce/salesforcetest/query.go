@@ -478,9 +478,9 @@ func evalFilter(f crm.Filter, r *memstore.Record) bool {
 		v := r.Fields[x.Field]
 		switch x.Op {
 		case crm.OpEq:
-			return sameValue(v, x.Value)
+			return memstore.SameValue(v, x.Value)
 		case crm.OpNe:
-			return !sameValue(v, x.Value)
+			return !memstore.SameValue(v, x.Value)
 		case crm.OpContains:
 			s, ok := v.(string)
 			sub, _ := x.Value.(string)
@@ -489,7 +489,7 @@ func evalFilter(f crm.Filter, r *memstore.Record) bool {
 		if v == nil {
 			return false
 		}
-		c := compareValues(v, x.Value)
+		c := memstore.Compare(v, x.Value)
 		switch x.Op {
 		case crm.OpGt:
 			return c > 0
@@ -500,7 +500,7 @@ func evalFilter(f crm.Filter, r *memstore.Record) bool {
 		}
 		return c <= 0
 	case *crm.InFilter:
-		return slices.ContainsFunc(x.Values, func(l any) bool { return sameValue(r.Fields[x.Field], l) })
+		return slices.ContainsFunc(x.Values, func(l any) bool { return memstore.SameValue(r.Fields[x.Field], l) })
 	case *crm.NullFilter:
 		return (r.Fields[x.Field] == nil) == x.IsNull
 	case *crm.AndFilter:
@@ -523,30 +523,6 @@ func evalFilter(f crm.Filter, r *memstore.Record) bool {
 		return !r.Modified.Before(x.Time)
 	}
 	return false
-}
-
-func sameValue(a, b any) bool {
-	if a == nil || b == nil {
-		return a == nil && b == nil
-	}
-	if x, ok := a.(string); ok {
-		y, ok := b.(string)
-		return ok && strings.EqualFold(x, y)
-	}
-	if c, ok := crm.CompareValues(a, b); ok {
-		return c == 0
-	}
-	return crm.EqualValues(a, b)
-}
-
-func compareValues(a, b any) int {
-	if x, ok := a.(string); ok {
-		if y, ok := b.(string); ok {
-			return strings.Compare(strings.ToLower(x), strings.ToLower(y))
-		}
-	}
-	c, _ := crm.CompareValues(a, b)
-	return c
 }
 
 // locator is a query cursor: where each page the org handed out ends, so

@@ -82,11 +82,10 @@ type Server struct {
 	refresh  map[string]refreshGrant
 	nextKey  int // next custom key prefix number
 
-	// writeMu serialises writes, so that validation, the external-id index
+	// writeMu serialises writes, so that validation (of unique values, say)
 	// and the store change together.
 	writeMu sync.Mutex
-	writeAt time.Time                                 // the stamp of the store write under way
-	index   map[string]map[string]map[string][]string // object -> field -> key -> ids
+	writeAt time.Time // the stamp of the store write under way
 
 	locMu    sync.Mutex
 	locators map[string]*locator
@@ -245,7 +244,6 @@ func NewServer(opts ...Option) (*Server, error) {
 		prefixes: map[string]*object{},
 		tokens:   map[string]time.Time{c.token: {}},
 		refresh:  map[string]refreshGrant{},
-		index:    map[string]map[string]map[string][]string{},
 		locators: map[string]*locator{},
 		jobs:     map[string]*bulkJob{},
 		orgID:    makeID("00D", 1),
@@ -316,12 +314,6 @@ func (s *Server) setupObjects() error {
 	if err != nil {
 		return fmt.Errorf("salesforcetest: seeding the integration user: %w", err)
 	}
-	user, _ := s.object("User")
-	rec, err := s.store.Get("User", s.userID, nil)
-	if err != nil {
-		return err
-	}
-	s.indexAdd(user, s.userID, rec.Fields)
 	return nil
 }
 
@@ -711,7 +703,6 @@ func (s *Server) Seed(object string, records ...crm.Fields) ([]string, error) {
 		if err != nil {
 			return ids, fmt.Errorf("salesforcetest: Seed %s record %d: %w", o.Name, i, err)
 		}
-		s.indexAdd(o, rec.ID, rec.Fields)
 		ids = append(ids, rec.ID)
 	}
 	return ids, nil

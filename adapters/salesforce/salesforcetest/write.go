@@ -13,8 +13,8 @@ import (
 	"github.com/crmkit/crmkit/internal/memstore"
 )
 
-// The writes below run with s.writeMu held, so that each one's checks, the
-// external-id index and the store change together.
+// The writes below run with s.writeMu held, so that each one's checks and
+// the store change together.
 
 // writeError is a write's failure: parse-level problems (an unknown field,
 // a value of the wrong JSON type) fail a whole request; the others are the
@@ -310,7 +310,6 @@ func (s *Server) createRecord(o *object, in map[string]any) (string, *writeError
 	if err != nil {
 		return "", storeError(err)
 	}
-	s.indexAdd(o, rec.ID, rec.Fields)
 	return rec.ID, nil
 }
 
@@ -333,12 +332,9 @@ func (s *Server) updateRecord(o *object, rec *memstore.Record, in map[string]any
 	}
 	normalizeRefs(o, vals)
 	s.fillUpdate(o, rec, vals)
-	after, err := s.store.Update(o.Name, rec.ID, vals, memstore.AsSystem())
-	if err != nil {
+	if _, err := s.store.Update(o.Name, rec.ID, vals, memstore.AsSystem()); err != nil {
 		return storeError(err)
 	}
-	s.indexRemove(o, rec.ID, rec.Fields)
-	s.indexAdd(o, rec.ID, after.Fields)
 	return nil
 }
 
@@ -353,7 +349,7 @@ func (s *Server) upsertRecord(o *object, ext *field, value string, in map[string
 	body := make(map[string]any, len(in))
 	for k, v := range in {
 		if strings.EqualFold(k, ext.Name) {
-			if bv, err := fromJSON(ext, v); err != nil || indexKey(bv) != indexKey(key) {
+			if bv, err := fromJSON(ext, v); err != nil || !memstore.SameValue(bv, key) {
 				return "", false, nil, dmlError1("INVALID_FIELD", []string{ext.Name}, "The value of the external id field %s in the record body does not match the value in the request URL or key", ext.Name)
 			}
 			continue
@@ -385,62 +381,37 @@ func (s *Server) deleteRecord(o *object, rec *memstore.Record) *writeError {
 	if _, err := s.store.Delete(o.Name, rec.ID); err != nil {
 		return storeError(err)
 	}
-	s.indexRemove(o, rec.ID, rec.Fields)
 	return nil
 }
 
-// indexKey is how external-id and unique values match: text without regard
-// to case, numbers by value.
-func indexKey(v any) string {
-	switch x := v.(type) {
-	case string:
-		return "s:" + strings.ToLower(x)
-	case crm.Decimal:
-		return "n:" + x.Rat().RatString()
-	case int64:
-		return "n:" + crm.NewDecimal(x, 0).Rat().RatString()
-	}
-	return fmt.Sprintf("%T:%v", v, v)
-}
-
+// indexed reports whether records can be found by a field's value: an
+// external id or a unique field.
 func indexed(f *field) bool { return f.ExternalID || f.Unique }
 
-func (s *Server) indexLookup(o *object, field string, v any) []string {
-	return s.index[strings.ToLower(o.Name)][field][indexKey(v)]
-}
-
-func (s *Server) indexAdd(o *object, id string, fields crm.Fields) {
-	obj := strings.ToLower(o.Name)
-	for _, f := range o.fields {
-		v := fields[f.Name]
-		if !indexed(f) || v == nil {
-			continue
-		}
-		if s.index[obj] == nil {
-			s.index[obj] = map[string]map[string][]string{}
-		}
-		if s.index[obj][f.Name] == nil {
-			s.index[obj][f.Name] = map[string][]string{}
-		}
-		k := indexKey(v)
-		if !slices.Contains(s.index[obj][f.Name][k], id) {
-			s.index[obj][f.Name][k] = append(s.index[obj][f.Name][k], id)
-		}
+// indexLookup lists the live records whose external-id or unique field
+// holds v, matched as the store matches (text without regard to case,
+// numbers by value). The store's unique index answers for a unique field;
+// an external id that is not unique, which Salesforce lets several records
+// share, is answered by a query.
+func (s *Server) indexLookup(o *object, name string, v any) []string {
+	f, ok := o.field(name)
+	if !ok || !indexed(f) || v == nil {
+		return nil
 	}
-}
-
-func (s *Server) indexRemove(o *object, id string, fields crm.Fields) {
-	obj := strings.ToLower(o.Name)
-	for _, f := range o.fields {
-		v := fields[f.Name]
-		if !indexed(f) || v == nil {
-			continue
+	if f.Unique {
+		rec, err := s.store.Lookup(o.Name, f.Name, v)
+		if err != nil {
+			return nil
 		}
-		m := s.index[obj][f.Name]
-		k := indexKey(v)
-		m[k] = slices.DeleteFunc(m[k], func(x string) bool { return x == id })
-		if len(m[k]) == 0 {
-			delete(m, k)
-		}
+		return []string{rec.ID}
 	}
+	res, err := s.store.Query(memstore.Query{Object: o.Name, Where: crm.Eq(f.Name, v), Fields: []string{"Id"}})
+	if err != nil || len(res.Records) == 0 {
+		return nil
+	}
+	ids := make([]string, len(res.Records))
+	for i, r := range res.Records {
+		ids[i] = r.ID
+	}
+	return ids
 }
