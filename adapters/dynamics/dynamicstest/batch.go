@@ -220,7 +220,7 @@ func (e *env) runChangeSet(o *request, ops []*batchOp) (batchResult, int) {
 		out = append(out, batchResult{contentID: op.contentID, resp: resp})
 	}
 	for _, d := range cs.deletes {
-		if _, err := e.storeDelete(d.table, d.id); err != nil {
+		if _, err := e.store.Delete(d.table.LogicalName, d.id); err != nil {
 			return fail("", errResponse(fromStore(d.table, err)))
 		}
 	}

@@ -77,6 +77,39 @@
 // testing/synctest bubble, [Server.Transport] serves requests in-process, so
 // that no goroutine waits on a socket and the fake clock can run.
 //
+// # Microsoft Entra
+//
+// [WithEntra] adds an emulated Entra tenant with confidential client apps
+// ([EntraApp]: a client id with a secret, a certificate, or both). It runs
+// on its own TLS listener, since Microsoft's libraries refuse an authority
+// over plain http; [Server.EntraURL] is the authority (what
+// https://login.microsoftonline.com/{tenant} is for the real one) and
+// [Server.EntraCertPool] or [Server.EntraClient] trust its certificate. It
+// serves the OpenID configuration document
+// ({authority}/v2.0/.well-known/openid-configuration), the signing keys
+// ({authority}/discovery/v2.0/keys) and the token endpoint
+// ({authority}/oauth2/v2.0/token) for the client credentials grant, with
+// client_secret (in the form or HTTP Basic) or a client assertion (a JWT
+// signed RS256 or PS256 with the app's certificate key, checked for its
+// signature, thumbprint, aud, iss, sub, exp, nbf and jti), and the scope
+// {environment URL}/.default ([Server.EntraScope]). Refusals carry Entra's
+// body and AADSTS codes: 7000215 (wrong secret), 700027 (bad signature or
+// unknown key), 700024 (assertion out of its time range), 700016 (unknown
+// client), 70011 (bad scope), among others. With WithEntra the Web API
+// requires the tokens it issues (or the token of WithBearerToken) and
+// refuses them once expired, after 3599 seconds by the server's clock:
+//
+//	srv := dynamicstest.New(t, dynamicstest.WithEntra("contoso.onmicrosoft.com",
+//		dynamicstest.EntraApp{ClientID: appID, ClientSecret: secret}))
+//	creds := clientcredentials.Config{ClientID: appID, ClientSecret: secret,
+//		TokenURL: srv.EntraURL() + "/oauth2/v2.0/token", Scopes: []string{srv.EntraScope()}}
+//	ctx := context.WithValue(ctx, oauth2.HTTPClient, srv.EntraClient())
+//	drv, err := dynamics.New(dynamics.WithBaseURL(srv.URL), dynamics.WithHTTPClient(srv.Client()),
+//		dynamics.WithTokenSource(creds.TokenSource(ctx)))
+//
+// Token requests are in the request log and open to faults under the
+// routes "openid-configuration", "keys" and "token".
+//
 // # Where it differs from Dataverse
 //
 // The emulator keeps what integrations rely on and leaves out the rest:
@@ -87,5 +120,8 @@
 // set in progress. Choices that the reference could not confirm (the error
 // for a delta token on a table without change tracking, the status of a
 // duplicate-key create) follow the most likely behaviour and are marked in
-// the code.
+// the code. The Entra tenant serves the client credentials grant only (no
+// authorization code, device code or refresh tokens), every app acts as the
+// environment's one application user, and the code for an assertion with
+// the wrong audience (50013) could not be confirmed.
 package dynamicstest

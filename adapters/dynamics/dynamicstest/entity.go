@@ -521,8 +521,8 @@ func (e *env) resolve(o *request, t *etable, keyText string) (string, crm.Fields
 		return "", nil, false, aerr
 	}
 	keyFields := crm.Fields{a.LogicalName: v}
-	if id, ok := e.lookupKey(t, a, v); ok && !pending(id) {
-		return id, keyFields, true, nil
+	if rec, err := e.store.Lookup(t.LogicalName, a.LogicalName, v); err == nil && !pending(rec.ID) {
+		return rec.ID, keyFields, true, nil
 	}
 	return "", keyFields, false, nil
 }
@@ -638,12 +638,12 @@ func (e *env) createRow(o *request, t *etable, fields crm.Fields, id string) (*m
 	if id != "" {
 		opts = append(opts, memstore.WithID(id))
 	}
-	rec, err := e.storeCreate(t, fields, opts...)
+	rec, err := e.store.Create(t.LogicalName, fields, opts...)
 	if err != nil {
 		return nil, fromStore(t, err)
 	}
 	if o.cs != nil {
-		o.cs.undo = append(o.cs.undo, func() { _, _ = e.storeDelete(t, rec.ID) })
+		o.cs.undo = append(o.cs.undo, func() { _, _ = e.store.Delete(t.LogicalName, rec.ID) })
 	}
 	return rec, nil
 }
@@ -659,14 +659,14 @@ func (e *env) updateRow(o *request, t *etable, id string, fields crm.Fields, ifV
 	if o.caller != "" {
 		fields["modifiedby"] = o.caller
 	}
-	rec, err := e.storeUpdate(t, id, fields, memstore.AsSystem(), memstore.IfVersion(ifVersion))
+	rec, err := e.store.Update(t.LogicalName, id, fields, memstore.AsSystem(), memstore.IfVersion(ifVersion))
 	if err != nil {
 		return nil, fromStore(t, err)
 	}
 	if before != nil {
 		old := before.Fields.Clone()
 		delete(old, t.PrimaryIDAttribute)
-		o.cs.undo = append(o.cs.undo, func() { _, _ = e.storeUpdate(t, id, old, memstore.AsSystem()) })
+		o.cs.undo = append(o.cs.undo, func() { _, _ = e.store.Update(t.LogicalName, id, old, memstore.AsSystem()) })
 	}
 	return rec, nil
 }
@@ -768,7 +768,7 @@ func (e *env) delete(o *request, t *etable, key string) *response {
 		o.cs.deletes = append(o.cs.deletes, pendingDelete{table: t, id: id})
 		return &response{status: http.StatusNoContent, header: http.Header{}}
 	}
-	if _, err := e.storeDelete(t, id, memstore.IfVersion(version)); err != nil {
+	if _, err := e.store.Delete(t.LogicalName, id, memstore.IfVersion(version)); err != nil {
 		return errResponse(fromStore(t, err))
 	}
 	return &response{status: http.StatusNoContent, header: http.Header{}}

@@ -23,7 +23,6 @@ import (
 // the undo of a failed change set are never interleaved with another write.
 type env struct {
 	mu      sync.Mutex
-	idxMu   sync.RWMutex
 	store   *memstore.Store
 	now     func() time.Time
 	tables  []*etable
@@ -45,14 +44,7 @@ type etable struct {
 	byName     map[string]*eattr // by lower-cased logical name
 	byNav      map[string]*eattr // by navigation property (case sensitive)
 	pk         *eattr
-	keys       []ekey
-
-	// The alternate-key index: key column -> key value -> record id, and
-	// its reverse, so that a request addressed by an alternate key finds
-	// its record without a scan. Guarded by env.idxMu; kept by the store*
-	// methods, through which every write goes.
-	idx map[string]map[string]string
-	rev map[string]map[string]string
+	keys       []ekey // single-column alternate keys: external ids in the store, found with its Lookup
 }
 
 type ekey struct {
@@ -121,7 +113,7 @@ func newEnv(cfg *config) (*env, error) {
 	}
 	if su := e.byName["systemuser"]; su != nil {
 		e.appObject = newGUID()
-		rec, err := e.storeCreate(su, crm.Fields{
+		rec, err := e.store.Create(su.LogicalName, crm.Fields{
 			"fullname": "# crmkit integration", "applicationid": newGUID(), "azureactivedirectoryobjectid": e.appObject,
 			"domainname": "crmkit-integration@example.com", "isdisabled": false,
 		}, memstore.AsSystem())
@@ -155,8 +147,7 @@ func (e *env) addTable(t Table) error {
 	if e.bySet[t.EntitySetName] != nil {
 		return fmt.Errorf("dynamicstest: table %q: entity set %q is already used", t.LogicalName, t.EntitySetName)
 	}
-	et := &etable{Table: t, metadataID: metadataID("entity", t.LogicalName), byName: map[string]*eattr{}, byNav: map[string]*eattr{},
-		idx: map[string]map[string]string{}, rev: map[string]map[string]string{}}
+	et := &etable{Table: t, metadataID: metadataID("entity", t.LogicalName), byName: map[string]*eattr{}, byNav: map[string]*eattr{}}
 	attrs := []Attribute{{LogicalName: t.PrimaryIDAttribute, SchemaName: t.SchemaName + "Id", DisplayName: t.DisplayName, Type: Uniqueidentifier, Required: SystemRequired, DefaultOption: -1}}
 	attrs = append(attrs, t.Attributes...)
 	system := []Attribute{
@@ -259,7 +250,6 @@ func (e *env) addTable(t Table) error {
 			return fmt.Errorf("dynamicstest: table %s: key %s: a %s column cannot be in an alternate key", t.LogicalName, k.LogicalName, a.Type)
 		}
 		et.keys = append(et.keys, ekey{Key: k, metadataID: metadataID("key", t.LogicalName, k.LogicalName), attr: a})
-		et.idx[a.LogicalName], et.rev[a.LogicalName] = map[string]string{}, map[string]string{}
 		for i := range schema.Fields {
 			if schema.Fields[i].Name == a.LogicalName {
 				schema.Fields[i].ExternalID = true
@@ -716,77 +706,4 @@ func fromStore(t *etable, err error) *apiError {
 		return errValidation("A validation error occurred. "+ce.Message, field)
 	}
 	return &apiError{status: http.StatusBadRequest, code: codeInvalidArgument, message: ce.Message}
-}
-
-// keyText renders a key value so that values the store holds equal (strings
-// without regard to case, numbers by value) have the same text.
-func keyText(v any) string {
-	switch x := v.(type) {
-	case string:
-		return "s:" + strings.ToLower(x)
-	case int64:
-		return "n:" + crm.NewDecimal(x, 0).Rat().RatString()
-	case crm.Decimal:
-		return "n:" + x.Rat().RatString()
-	case time.Time:
-		return "t:" + x.UTC().Format(time.RFC3339Nano)
-	}
-	return fmt.Sprintf("%T:%v", v, v)
-}
-
-func (e *env) lookupKey(t *etable, a *eattr, v any) (string, bool) {
-	e.idxMu.RLock()
-	defer e.idxMu.RUnlock()
-	id, ok := t.idx[a.LogicalName][keyText(v)]
-	return id, ok
-}
-
-// index records a written record's key values; a nil rec with an id drops
-// the id's entries.
-func (e *env) index(t *etable, id string, rec *memstore.Record) {
-	if len(t.keys) == 0 {
-		return
-	}
-	e.idxMu.Lock()
-	defer e.idxMu.Unlock()
-	for _, k := range t.keys {
-		name := k.attr.LogicalName
-		if old, ok := t.rev[name][id]; ok {
-			if t.idx[name][old] == id {
-				delete(t.idx[name], old)
-			}
-			delete(t.rev[name], id)
-		}
-		if rec == nil {
-			continue
-		}
-		if v := rec.Fields[name]; v != nil {
-			kt := keyText(v)
-			t.idx[name][kt], t.rev[name][id] = id, kt
-		}
-	}
-}
-
-func (e *env) storeCreate(t *etable, fields crm.Fields, opts ...memstore.WriteOption) (*memstore.Record, error) {
-	rec, err := e.store.Create(t.LogicalName, fields, opts...)
-	if err == nil {
-		e.index(t, rec.ID, rec)
-	}
-	return rec, err
-}
-
-func (e *env) storeUpdate(t *etable, id string, fields crm.Fields, opts ...memstore.WriteOption) (*memstore.Record, error) {
-	rec, err := e.store.Update(t.LogicalName, id, fields, opts...)
-	if err == nil {
-		e.index(t, id, rec)
-	}
-	return rec, err
-}
-
-func (e *env) storeDelete(t *etable, id string, opts ...memstore.WriteOption) (*memstore.Record, error) {
-	rec, err := e.store.Delete(t.LogicalName, id, opts...)
-	if err == nil {
-		e.index(t, id, nil)
-	}
-	return rec, err
 }

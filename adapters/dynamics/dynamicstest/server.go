@@ -3,7 +3,6 @@ package dynamicstest
 import (
 	"bytes"
 	"context"
-	"crypto/subtle"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -45,6 +44,7 @@ type Server struct {
 	faults  *emulator.Injector
 	prot    *protector
 	token   string
+	entra   *entra // the Entra tenant of WithEntra, or nil
 }
 
 // Option configures a Server.
@@ -59,6 +59,7 @@ type config struct {
 	addr       string
 	logSize    int
 	maxPage    int
+	entra      *entraConfig
 }
 
 // WithTables declares tables in addition to [SeedTables]; a table with the
@@ -128,6 +129,9 @@ func New(t testing.TB, opts ...Option) *Server {
 	}
 	s.ts = httptest.NewServer(s.handler)
 	s.URL = s.ts.URL
+	if s.entra != nil {
+		s.entra.start(s)
+	}
 	t.Cleanup(s.Close)
 	return s
 }
@@ -151,6 +155,9 @@ func NewServer(opts ...Option) (*Server, error) {
 	s.ts = &httptest.Server{Listener: ln, Config: &http.Server{Handler: s.handler, ReadHeaderTimeout: 30 * time.Second}}
 	s.ts.Start()
 	s.URL = s.ts.URL
+	if s.entra != nil {
+		s.entra.start(s)
+	}
 	return s, nil
 }
 
@@ -177,6 +184,11 @@ func build(opts []Option) (*Server, error) {
 		prot:   newProtector(c.protection),
 		token:  c.token,
 	}
+	if c.entra != nil {
+		if s.entra, err = newEntra(&c, func() string { return s.URL }, e.appObject); err != nil {
+			return nil, err
+		}
+	}
 	core := http.HandlerFunc(s.serve)
 	s.handler = s.log.Middleware(route, s.faults.Middleware(route, core))
 	return s, nil
@@ -187,6 +199,9 @@ func (s *Server) Close() {
 	s.faults.Stop()
 	if s.ts != nil {
 		s.ts.Close()
+	}
+	if s.entra != nil {
+		s.entra.close()
 	}
 }
 
@@ -224,7 +239,7 @@ func (s *Server) ApplicationUserID() string { return s.env.appUserID }
 func (s *Server) AddUser(fullName, entraObjectID string) (string, error) {
 	s.env.mu.Lock()
 	defer s.env.mu.Unlock()
-	rec, err := s.env.storeCreate(s.env.byName["systemuser"], crm.Fields{"fullname": fullName, "azureactivedirectoryobjectid": strings.ToLower(entraObjectID), "isdisabled": false}, memstore.AsSystem())
+	rec, err := s.env.store.Create("systemuser", crm.Fields{"fullname": fullName, "azureactivedirectoryobjectid": strings.ToLower(entraObjectID), "isdisabled": false}, memstore.AsSystem())
 	if err != nil {
 		return "", err
 	}
@@ -269,7 +284,7 @@ func (s *Server) Seed(logicalName string, records ...map[string]any) ([]string, 
 			fields[a.LogicalName] = val
 		}
 		s.env.mu.Lock()
-		rec, err := s.env.storeCreate(t, fields, memstore.AsSystem())
+		rec, err := s.env.store.Create(t.LogicalName, fields, memstore.AsSystem())
 		s.env.mu.Unlock()
 		if err != nil {
 			return ids, fmt.Errorf("dynamicstest: Seed %s record %d: %w", logicalName, i, err)
@@ -373,13 +388,10 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(resp.status)
 		_, _ = w.Write(resp.body)
 	}
-	if s.token != "" {
-		got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-		if !ok || subtle.ConstantTimeCompare([]byte(got), []byte(s.token)) != 1 {
-			h.Set("WWW-Authenticate", `Bearer authorization_uri=https://login.microsoftonline.com/common/oauth2/authorize, resource_id=`+s.URL)
-			w.WriteHeader(http.StatusUnauthorized)
-			return
-		}
+	if (s.token != "" || s.entra != nil) && !s.authorized(r) {
+		h.Set("WWW-Authenticate", `Bearer authorization_uri=`+s.authorizationURI()+`, resource_id=`+s.URL)
+		w.WriteHeader(http.StatusUnauthorized)
+		return
 	}
 	if !strings.HasPrefix(r.URL.EscapedPath(), APIPath) {
 		write(errResponse(&apiError{status: http.StatusNotFound, code: codeHTTP, message: fmt.Sprintf("Resource not found for the segment '%s'.", strings.TrimPrefix(r.URL.Path, "/"))}))
