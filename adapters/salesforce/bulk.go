@@ -49,18 +49,7 @@ func (d *Driver) BulkWrite(ctx context.Context, req crm.WriteRequest) ([]crm.Wri
 	if err != nil {
 		return nil, err
 	}
-	results := make([]crm.WriteResult, len(req.Writes))
-	bodies := make([]map[string]any, len(req.Writes))
-	var pending []int
-	for i, w := range req.Writes {
-		body, werr := d.prepare(s, &w)
-		if werr != nil {
-			results[i] = crm.WriteResult{ID: w.ID, Err: werr}
-			continue
-		}
-		bodies[i] = body
-		pending = append(pending, i)
-	}
+	results, bodies, pending := d.prepareAll(s, req.Writes)
 	for _, run := range runsOf(req.Writes, pending) {
 		if err := d.ingest(ctx, s, req.Writes, bodies, run, results); err != nil {
 			if ctx.Err() != nil {

@@ -47,18 +47,7 @@ func (d *Driver) Write(ctx context.Context, req crm.WriteRequest) ([]crm.WriteRe
 	if err != nil {
 		return nil, err
 	}
-	results := make([]crm.WriteResult, len(req.Writes))
-	bodies := make([]map[string]any, len(req.Writes))
-	var pending []int
-	for i, w := range req.Writes {
-		body, werr := d.prepare(s, &w)
-		if werr != nil {
-			results[i] = crm.WriteResult{ID: w.ID, Err: werr}
-			continue
-		}
-		bodies[i] = body
-		pending = append(pending, i)
-	}
+	results, bodies, pending := d.prepareAll(s, req.Writes)
 	runs := runsOf(req.Writes, pending)
 	var firstErr error
 	failedRuns := 0
@@ -259,4 +248,22 @@ func (d *Driver) sendRun(ctx context.Context, s *sfSchema, writes []crm.Write, b
 		results[i] = res
 	}
 	return nil
+}
+
+// prepareAll checks and encodes every write against the schema: the writes
+// that cannot succeed get their result now and are never sent; pending lists
+// the indexes of the others, whose request bodies are in bodies.
+func (d *Driver) prepareAll(s *sfSchema, writes []crm.Write) (results []crm.WriteResult, bodies []map[string]any, pending []int) {
+	results = make([]crm.WriteResult, len(writes))
+	bodies = make([]map[string]any, len(writes))
+	for i, w := range writes {
+		body, err := d.prepare(s, &w)
+		if err != nil {
+			results[i] = crm.WriteResult{ID: w.ID, Err: err}
+			continue
+		}
+		bodies[i] = body
+		pending = append(pending, i)
+	}
+	return results, bodies, pending
 }
