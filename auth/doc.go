@@ -1,9 +1,64 @@
-// Package auth will hold crmkit's OAuth 2.0 token sources for each CRM's
-// flows, token rotation through a versioned secret store, and redaction of
-// credentials.
+// Package auth gets, caches and refreshes the OAuth 2.0 tokens crmkit's
+// adapters send to Salesforce, HubSpot and Dynamics 365, rotates refresh
+// tokens safely across workers, and keeps every credential out of errors
+// and logs. It sits below the crm contract and depends only on the
+// standard library and golang.org/x/oauth2.
 //
-// It is not built yet. Until it is, the TLS policy crmkit applies to every
-// connection (TLS 1.2 minimum, system roots, never InsecureSkipVerify) lives in
-// crmkit's internal HTTP plumbing, and adapters accept any http.RoundTripper
-// (for example one from golang.org/x/oauth2) to authenticate requests.
+// # Token sources
+//
+// A TokenSource returns a *Token for a context: unlike oauth2.TokenSource,
+// a fetch is cancelled with the call that needed it. FromOAuth2 and OAuth2
+// convert in both directions. Each flow is a config struct whose
+// TokenSource method fetches a new token on every call:
+//
+//	Flow                                  Type                          Server
+//	Salesforce JWT bearer (RS256)         SalesforceJWT                 /services/oauth2/token
+//	Salesforce client credentials         SalesforceClientCredentials   My Domain token endpoint
+//	Salesforce web server + PKCE, refresh SalesforceWebServer → *AuthCodeFlow
+//	Entra client credentials (secret)     EntraClientCredentials        {authority}/oauth2/v2.0/token
+//	Entra client credentials (certificate) EntraClientCredentials{Certificate, Key}
+//	HubSpot authorization code, refresh   HubSpotApp → *AuthCodeFlow    /oauth/v1/token
+//	HubSpot private app                   HubSpotPrivateApp (Static)    none
+//
+// Salesforce's InstanceURL arrives on the Token; pass it to the adapter.
+// EntraScope(orgURL) is the Dataverse scope https://{org}/.default.
+//
+// # Composing sources
+//
+// Wrap a flow in Reuse, which caches the token, refreshes it at 80% of its
+// lifetime (WithRefreshAt, WithClock), makes concurrent callers wait for
+// one fetch, and drops it on Invalidate; then in Transport, which sets the
+// Authorization header and, on a 401, invalidates, refreshes once and
+// retries once (bodies replayed through GetBody):
+//
+//	src := auth.Reuse(auth.SalesforceJWT{
+//		ClientID: consumerKey, Username: "integration@example.com", Key: key,
+//	}.TokenSource())
+//	client := &http.Client{Transport: &auth.Transport{Source: src}}
+//
+// # Rotation across workers
+//
+// Servers that rotate refresh tokens revoke the whole chain when an old one
+// is replayed, so workers sharing one must not refresh at once. Rotating
+// keeps the token in a SecretStore (MemoryStore; FileStore: mode 0600,
+// atomic rename, flock) with versioned CompareAndSwap: a worker that finds
+// the token expired claims the refresh; only the winner calls the server,
+// and it stores the rotated refresh token before the new access token is
+// used; the others re-read until it appears. Seed stores the first token.
+//
+// # Errors
+//
+// A token endpoint's refusal is a *RetrieveError naming the flow, the
+// server's error code and description, and the fix. IsUnauthorized(err)
+// (or errors.Is(err, ErrUnauthorized)) tells refused credentials (wrong
+// secret, expired assertion, revoked refresh token) from an unreachable
+// server.
+//
+// # Redaction and TLS
+//
+// Token and Secret print and log without credentials (String, GoString,
+// LogValue); errors never contain a secret, token, assertion or code the
+// request carried. TLSConfig is the TLS policy (TLS 1.2 minimum, system
+// roots unless a pool is given, verification always on) used by the
+// default client of every flow.
 package auth

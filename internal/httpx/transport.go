@@ -18,6 +18,7 @@ import (
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/crmkit/crmkit/auth"
 	"github.com/crmkit/crmkit/crm"
 	"github.com/crmkit/crmkit/crm/ratelimit"
 )
@@ -27,13 +28,9 @@ import (
 // certificate verification always on (InsecureSkipVerify is never set; a
 // test trusts its server by passing that server's certificate in roots).
 //
-// Each call returns a new *tls.Config, so a caller may adjust its copy.
-func TLSConfig(roots *x509.CertPool) *tls.Config {
-	return &tls.Config{
-		MinVersion: tls.VersionTLS12,
-		RootCAs:    roots,
-	}
-}
+// Each call returns a new *tls.Config, so a caller may adjust its copy. It is
+// auth.TLSConfig: the policy has one constructor for the whole module.
+func TLSConfig(roots *x509.CertPool) *tls.Config { return auth.TLSConfig(roots) }
 
 // NewTransport returns the *http.Transport crmkit uses when Config.Base is
 // nil: [TLSConfig] for every connection, proxies from the environment for

@@ -1,0 +1,149 @@
+package auth
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+)
+
+// AuthCodeFlow is the OAuth 2.0 authorization code flow with PKCE (S256)
+// and the refresh token flow after it, for apps a user installs or
+// approves: Salesforce's web server flow, HubSpot's public apps.
+type AuthCodeFlow struct {
+	// Name names the provider in errors ("hubspot", "salesforce").
+	Name         string
+	AuthURL      string
+	TokenURL     string
+	ClientID     string
+	ClientSecret string
+	RedirectURL  string
+	Scopes       []string
+	// Hint is the fix an error suggests when the server refuses a refresh.
+	Hint       string
+	HTTPClient *http.Client
+	Now        func() time.Time
+}
+
+// NewVerifier returns a PKCE code verifier: 32 random bytes, base64url.
+// Keep it with the state until the code comes back.
+func NewVerifier() string {
+	b := make([]byte, 32)
+	_, _ = rand.Read(b)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// S256Challenge is the PKCE S256 code challenge of verifier.
+func S256Challenge(verifier string) string {
+	s := sha256.Sum256([]byte(verifier))
+	return base64.RawURLEncoding.EncodeToString(s[:])
+}
+
+// AuthCodeURL is where to send the user's browser: the consent page, with
+// state (check it when the redirect comes back) and, when verifier is not
+// empty, the PKCE S256 challenge.
+func (f *AuthCodeFlow) AuthCodeURL(state, verifier string) string {
+	q := url.Values{"response_type": {"code"}, "client_id": {f.ClientID}, "state": {state}}
+	if f.RedirectURL != "" {
+		q.Set("redirect_uri", f.RedirectURL)
+	}
+	if len(f.Scopes) > 0 {
+		q.Set("scope", strings.Join(f.Scopes, " "))
+	}
+	if verifier != "" {
+		q.Set("code_challenge", S256Challenge(verifier))
+		q.Set("code_challenge_method", "S256")
+	}
+	sep := "?"
+	if strings.Contains(f.AuthURL, "?") {
+		sep = "&"
+	}
+	return f.AuthURL + sep + q.Encode()
+}
+
+func (f *AuthCodeFlow) endpoint(flow, hint string) endpoint {
+	return endpoint{flow: f.Name + " " + flow, tokenURL: f.TokenURL, client: f.HTTPClient, now: nowOr(f.Now),
+		hint: func(string) string { return hint }}
+}
+
+// Exchange trades the code from the redirect (and the verifier used for
+// AuthCodeURL, or "") for a token, which usually carries a refresh token.
+func (f *AuthCodeFlow) Exchange(ctx context.Context, code, verifier string) (*Token, error) {
+	form := url.Values{"grant_type": {"authorization_code"}, "code": {code}, "client_id": {f.ClientID}}
+	if f.ClientSecret != "" {
+		form.Set("client_secret", f.ClientSecret)
+	}
+	if f.RedirectURL != "" {
+		form.Set("redirect_uri", f.RedirectURL)
+	}
+	if verifier != "" {
+		form.Set("code_verifier", verifier)
+	}
+	return f.endpoint("authorization code", "codes are good once and for minutes, and the redirect URI, client id, secret and verifier must match the authorization request: start the consent again").fetch(ctx, form)
+}
+
+// Refresh trades a refresh token for a new token. A server that rotates
+// refresh tokens returns a new one in the token; one that does not gets
+// refreshToken copied in, so the result always carries the one to use next.
+func (f *AuthCodeFlow) Refresh(ctx context.Context, refreshToken string) (*Token, error) {
+	form := url.Values{"grant_type": {"refresh_token"}, "refresh_token": {refreshToken}, "client_id": {f.ClientID}}
+	if f.ClientSecret != "" {
+		form.Set("client_secret", f.ClientSecret)
+	}
+	hint := f.Hint
+	if hint == "" {
+		hint = "the refresh token was revoked, expired or replayed, or the client secret is wrong: have the user authorize the app again"
+	}
+	t, err := f.endpoint("refresh token", hint).fetch(ctx, form)
+	if err != nil {
+		return nil, err
+	}
+	if t.RefreshToken == "" {
+		t.RefreshToken = refreshToken
+	}
+	return t, nil
+}
+
+// TokenSource returns a source that refreshes with refreshToken and keeps
+// the rotated one in memory (for one process; across processes use
+// Rotating). Wrap it in Reuse.
+func (f *AuthCodeFlow) TokenSource(refreshToken string) TokenSource {
+	var mu sync.Mutex
+	return TokenSourceFunc(func(ctx context.Context) (*Token, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		t, err := f.Refresh(ctx, refreshToken)
+		if err != nil {
+			return nil, err
+		}
+		refreshToken = t.RefreshToken
+		return t, nil
+	})
+}
+
+// HubSpotURL is HubSpot's API host, where its token endpoint lives.
+const HubSpotURL = "https://api.hubapi.com"
+
+// HubSpotApp is HubSpot's OAuth flow for a public app: apiURL is
+// HubSpotURL (or an emulator's), authURL the install page
+// (https://app.hubspot.com/oauth/authorize).
+func HubSpotApp(apiURL, clientID, clientSecret, redirectURL string, scopes ...string) *AuthCodeFlow {
+	if apiURL == "" {
+		apiURL = HubSpotURL
+	}
+	api := strings.TrimRight(apiURL, "/")
+	return &AuthCodeFlow{
+		Name: "hubspot", AuthURL: "https://app.hubspot.com/oauth/authorize", TokenURL: api + "/oauth/v1/token",
+		ClientID: clientID, ClientSecret: clientSecret, RedirectURL: redirectURL, Scopes: scopes,
+		Hint: "the refresh token was revoked (the app was uninstalled) or the client secret is wrong: reinstall the app for the portal",
+	}
+}
+
+// HubSpotPrivateApp is the source for a HubSpot private app's access
+// token, which does not expire and is sent as a bearer token.
+func HubSpotPrivateApp(token string) TokenSource { return Static(token) }

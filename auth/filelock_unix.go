@@ -1,0 +1,22 @@
+//go:build unix
+
+package auth
+
+import (
+	"os"
+	"syscall"
+)
+
+// lockFile takes an exclusive flock on path, which the kernel releases if
+// the process dies; the returned func releases it.
+func lockFile(path string) (func(), error) {
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() { _ = syscall.Flock(int(f.Fd()), syscall.LOCK_UN); f.Close() }, nil
+}

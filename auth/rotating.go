@@ -1,0 +1,147 @@
+package auth
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+)
+
+// Refresher trades a refresh token for a new token (and, on a rotating
+// server, a new refresh token). *AuthCodeFlow is a Refresher.
+type Refresher interface {
+	Refresh(ctx context.Context, refreshToken string) (*Token, error)
+}
+
+// rotState is what Rotating keeps in the store.
+type rotState struct {
+	Access  string    `json:"access_token,omitempty"`
+	Type    string    `json:"token_type,omitempty"`
+	Refresh string    `json:"refresh_token"`
+	Expiry  time.Time `json:"expiry,omitzero"`
+	Lease   string    `json:"lease,omitempty"`      // the worker refreshing now
+	LeaseTo time.Time `json:"lease_until,omitzero"` // when its claim lapses
+}
+
+// Rotating is a TokenSource for servers that rotate refresh tokens and
+// revoke the whole chain when an old one is replayed, shared by many
+// workers through a SecretStore. A worker that finds the stored access
+// token expired claims the refresh with a compare-and-swap; only the
+// winner calls the server, and it stores the rotated refresh token (again
+// by compare-and-swap) before handing out the new access token, so the
+// next refresh always starts from it. The losers re-read the store until
+// the winner's token appears, or its claim lapses.
+type Rotating struct {
+	Store     SecretStore
+	Key       string
+	Refresher Refresher
+	// Lease bounds how long a claim blocks others (30s when zero).
+	Lease time.Duration
+	// Poll is how often a waiting worker re-reads (50ms when zero).
+	Poll time.Duration
+	Now  func() time.Time
+
+	once     sync.Once
+	id       string
+	mu       sync.Mutex
+	rejected string
+}
+
+// Seed stores the first refresh token under key (version 0 → 1), as after
+// an authorization code exchange.
+func Seed(ctx context.Context, store SecretStore, key string, tok *Token) error {
+	b, _ := json.Marshal(rotState{Access: tok.AccessToken, Type: tok.TokenType, Refresh: tok.RefreshToken, Expiry: tok.Expiry})
+	_, err := store.CompareAndSwap(ctx, key, 0, b)
+	return err
+}
+
+// Invalidate marks the current access token as refused, so the next Token
+// call refreshes even if it has not expired.
+func (r *Rotating) Invalidate() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.rejected = "*"
+}
+
+// Token returns the shared access token, refreshing it when expired.
+func (r *Rotating) Token(ctx context.Context) (*Token, error) {
+	r.once.Do(func() {
+		b := make([]byte, 8)
+		_, _ = rand.Read(b)
+		r.id = hex.EncodeToString(b)
+	})
+	now, lease, poll := nowOr(r.Now), r.Lease, r.Poll
+	if lease <= 0 {
+		lease = 30 * time.Second
+	}
+	if poll <= 0 {
+		poll = 50 * time.Millisecond
+	}
+	for {
+		sec, err := r.Store.Get(ctx, r.Key)
+		if err != nil {
+			return nil, fmt.Errorf("auth: rotating %s: %w", r.Key, err)
+		}
+		var st rotState
+		if err := json.Unmarshal(sec.Value, &st); err != nil || st.Refresh == "" {
+			return nil, fmt.Errorf("auth: rotating %s: the stored state is not a refresh token: store one with auth.Seed", r.Key)
+		}
+		r.mu.Lock()
+		if r.rejected == "*" {
+			r.rejected = st.Access
+		}
+		rejected := r.rejected
+		r.mu.Unlock()
+		t := &Token{AccessToken: st.Access, TokenType: st.Type, RefreshToken: st.Refresh, Expiry: st.Expiry}
+		if st.Access != "" && st.Access != rejected && t.Valid(now()) && st.Lease == "" {
+			return t, nil
+		}
+		if st.Lease != "" && st.Lease != r.id && now().Before(st.LeaseTo) {
+			if err := sleepCtx(ctx, poll); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		// Claim the refresh.
+		claim := st
+		claim.Lease, claim.LeaseTo = r.id, now().Add(lease)
+		b, _ := json.Marshal(claim)
+		v, err := r.Store.CompareAndSwap(ctx, r.Key, sec.Version, b)
+		if errors.Is(err, ErrVersionConflict) {
+			continue // someone else claimed or finished: re-read
+		}
+		if err != nil {
+			return nil, fmt.Errorf("auth: rotating %s: claiming the refresh: %w", r.Key, err)
+		}
+		nt, err := r.Refresher.Refresh(ctx, st.Refresh)
+		if err != nil {
+			// Release the claim so another worker may try.
+			b, _ := json.Marshal(st)
+			_, _ = r.Store.CompareAndSwap(context.WithoutCancel(ctx), r.Key, v, b)
+			return nil, err
+		}
+		if nt.RefreshToken == "" {
+			nt.RefreshToken = st.Refresh
+		}
+		b, _ = json.Marshal(rotState{Access: nt.AccessToken, Type: nt.TokenType, Refresh: nt.RefreshToken, Expiry: nt.Expiry})
+		if _, err := r.Store.CompareAndSwap(context.WithoutCancel(ctx), r.Key, v, b); err != nil {
+			return nil, fmt.Errorf("auth: rotating %s: storing the rotated refresh token failed, so the token is not used (the chain may need a new authorization): %w", r.Key, err)
+		}
+		return nt, nil
+	}
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
