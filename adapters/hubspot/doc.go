@@ -113,8 +113,11 @@
 // # Webhooks
 //
 // The Driver is a crm.WebhookReceiver: [Driver.ReceiveWebhook] verifies
-// signature v1, v2 or v3 (with its 5-minute window) against the app's
-// secret ([WithWebhookSecret]) and turns the event batch into changes:
+// signature v3 (with its 5-minute window) against the app's secret
+// ([WithWebhookSecret]) and turns the event batch into changes. Signatures
+// v1 and v2 sign no timestamp, so a captured delivery could be replayed
+// forever: they are refused unless the driver is built with
+// [WithWebhookRequireV3](false), for apps that still send them.
 //
 //	http.HandleFunc("/hooks/hubspot", func(w http.ResponseWriter, r *http.Request) {
 //		changes, err := drv.ReceiveWebhook(r.Context(), r)

@@ -22,7 +22,7 @@ func FuzzReceiveWebhook(f *testing.F) {
 	f.Add(`[{"eventType":"object.propertyChange","objectTypeId":"2-123","objectId":9,"propertyName":"x","propertyValue":null}]`)
 	f.Add(`{"not":"an array"}`)
 	f.Add(`[`)
-	d := receiver(f, vectorSecret, time.Now())
+	d := receiver(f, vectorSecret, time.Now(), hubspot.WithWebhookRequireV3(false))
 	f.Fuzz(func(t *testing.T, body string) {
 		sig := hex.EncodeToString(hubspot.SignV1(vectorSecret, []byte(body)))
 		r := httptest.NewRequest("POST", vectorURL, strings.NewReader(body))
@@ -46,6 +46,8 @@ func FuzzCursor(f *testing.F) {
 	f.Add("eyJ2IjoxLCJtIjoib2Zmc2V0IiwiYSI6Ijk5OTkiLCJsbyI6IngifQ") // offset mode near the cap
 	f.Add("eyJ2IjoxLCJwIjoiZGVsIiwiYSI6Ii0xIn0")                    // a delete scan with a bad after
 	f.Add("not base64 at all")
+	f.Add("eyJ2IjoxLCJtIjoib2Zmc2V0IiwiciI6dHJ1ZSwiYSI6IjAifQ") // a restart on an unordered search
+	f.Add("eyJ2IjoxLCJtIjoib2Zmc2V0IiwiYSI6Ii01In0")            // a negative offset
 	srv := hubspottest.NewInProcess(f, testProps...)
 	if _, err := srv.Seed("contacts", map[string]string{"firstname": "a"}, map[string]string{"firstname": "b"}); err != nil {
 		f.Fatal(err)
@@ -56,6 +58,9 @@ func FuzzCursor(f *testing.F) {
 			{Object: "contacts"},
 			{Object: "contacts", Where: crm.NotNull("firstname")},
 			{Object: "contacts", Where: crm.NotNull("firstname"), OrderBy: []crm.Order{crm.Desc("firstname")}},
+			{Object: "contacts", Where: crm.And( // one full group: pages by offset without an order
+				crm.NotNull("firstname"), crm.NotNull("lastname"), crm.NotNull("email"),
+				crm.NotNull("crmkit_score"), crm.NotNull("crmkit_external_id"), crm.NotNull("createdate"))},
 		} {
 			p, err := drv.Query(t.Context(), crm.QueryRequest{Query: q, Cursor: cursor, PageSize: 1})
 			if err == nil && p == nil {

@@ -123,6 +123,35 @@ func decodeCursor(op, object, s string, into any) error {
 	return nil
 }
 
+// badCursor is the error for a cursor that decodes but does not fit the
+// query it is passed with: crafted, or taken from another query's page.
+func badCursor(object, why string) error {
+	return &crm.Error{Kind: crm.KindInvalidRequest, CRM: Name, Operation: "query", Object: object,
+		Message: "the cursor does not belong to this query (" + why + "): pass the NextCursor of a page of the same query, or start over with an empty cursor"}
+}
+
+// checkCursor refuses a decoded cursor that does not fit the path the query
+// takes (mode: list, key, offset or native), so that paging never acts on
+// state this query could not have made. A fresh cursor (no mode) fits any
+// path.
+func checkCursor(object string, cur *queryCursor, mode string, ordered bool) error {
+	if cur.Run && (!ordered || mode != "offset") {
+		return badCursor(object, "it restarts a sorted search, and the query is not sorted")
+	}
+	if cur.Mode != "" && cur.Mode != mode {
+		return badCursor(object, fmt.Sprintf("it pages in %s mode, and the query pages in %s mode", cur.Mode, mode))
+	}
+	if mode == "offset" || mode == "native" {
+		if cur.Next != "" {
+			off, err := strconv.Atoi(cur.Next)
+			if err != nil || off < 0 || off > searchCap {
+				return badCursor(object, fmt.Sprintf("its offset %q is not a whole number from 0 to %d", cur.Next, searchCap))
+			}
+		}
+	}
+	return nil
+}
+
 // searchBody is a search request.
 type searchBody struct {
 	FilterGroups []filterGroup `json:"filterGroups"`
@@ -188,6 +217,9 @@ func (d *Driver) Query(ctx context.Context, req crm.QueryRequest) (*crm.Page, er
 		if err := decodeCursor("query", q.Object, req.Cursor, &cur); err != nil {
 			return nil, err
 		}
+		if cur.Mode == "" || cur.N < 0 {
+			return nil, badCursor(q.Object, "it names no paging mode")
+		}
 	}
 	size := req.PageSize
 	if size <= 0 {
@@ -221,6 +253,9 @@ func (d *Driver) Query(ctx context.Context, req crm.QueryRequest) (*crm.Page, er
 }
 
 func (d *Driver) queryList(ctx context.Context, q *crm.Query, cur *queryCursor, size int) (*crm.Page, error) {
+	if err := checkCursor(q.Object, cur, "list", false); err != nil {
+		return nil, err
+	}
 	s, err := d.schema(ctx, q.Object)
 	if err != nil {
 		return nil, err
@@ -290,6 +325,13 @@ func (d *Driver) querySearch(ctx context.Context, q *crm.Query, cur *queryCursor
 	}
 	first := cur.Mode == ""
 	keyset := order == nil && fits(groups, 1)
+	mode := "offset"
+	if keyset {
+		mode = "key"
+	}
+	if err := checkCursor(q.Object, cur, mode, order != nil); err != nil {
+		return nil, err
+	}
 	switch {
 	case keyset:
 		// Page by id: each page a new search for ids after the last one
@@ -395,6 +437,9 @@ func restart(s *crm.Schema, cur *queryCursor, order *crm.Field) error {
 
 // queryNative sends Query.Native, a search body, paging by offset.
 func (d *Driver) queryNative(ctx context.Context, q *crm.Query, cur *queryCursor, size int) (*crm.Page, error) {
+	if err := checkCursor(q.Object, cur, "native", false); err != nil {
+		return nil, err
+	}
 	var body map[string]any
 	if err := json.Unmarshal([]byte(q.Native), &body); err != nil {
 		return nil, &crm.Error{Kind: crm.KindInvalidRequest, CRM: Name, Operation: "query", Object: q.Object,

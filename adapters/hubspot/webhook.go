@@ -23,6 +23,7 @@ import (
 type webhookConfig struct {
 	secret  string
 	baseURL string // scheme and host HubSpot calls, when a proxy hides them
+	legacy  bool   // accept v1/v2-only deliveries (WithWebhookRequireV3(false))
 }
 
 // MaxWebhookAge is how old a v3-signed delivery may be: HubSpot's
@@ -59,6 +60,20 @@ func WithWebhookURL(base string) Option {
 	}
 }
 
+// WithWebhookRequireV3 says whether a delivery must carry signature v3.
+// It does by default: v1 and v2 sign no timestamp, so a delivery recorded
+// once (or a signature leaked once) can be replayed forever, and v1 signs
+// no URL either. Pass false only for an app that still sends v1 or v2
+// (HubSpot's CRM webhooks sign v1, so a receiver for them needs false);
+// even then a delivery that carries X-HubSpot-Request-Timestamp but no v3
+// signature is refused, as one whose v3 signature was stripped.
+func WithWebhookRequireV3(require bool) Option {
+	return func(o *options) error {
+		o.webhook.legacy = !require
+		return nil
+	}
+}
+
 // WebhookEvent is one event of a HubSpot webhook delivery.
 type WebhookEvent struct {
 	EventID          int64   `json:"eventId"`
@@ -83,9 +98,12 @@ type WebhookEvent struct {
 // ReceiveWebhook verifies a webhook delivery's signature and decodes its
 // events into changes. It accepts signature v3 (HMAC-SHA256 of the method,
 // the full URL, the body and X-HubSpot-Request-Timestamp, which must be less
-// than 5 minutes old), and v1 and v2 (SHA-256 of the secret and the body, or
-// of the secret, the method, the URL and the body). An unsigned, tampered,
-// wrongly signed or stale delivery is KindUnauthorized, with no changes; a
+// than 5 minutes old) and, only with WithWebhookRequireV3(false), v1 and v2
+// (SHA-256 of the secret and the body, or of the secret, the method, the URL
+// and the body), which carry no timestamp. An unsigned, tampered, wrongly
+// signed or stale delivery, a v1/v2-only delivery when v3 is required, and
+// one with a timestamp but no v3 signature (a stripped v3) are
+// KindUnauthorized, with no changes; a
 // body that is not an event array is KindInvalidRequest. Answer HubSpot
 // quickly: it retries a delivery that takes more than a few seconds.
 //
@@ -151,6 +169,12 @@ func (d *Driver) verifyWebhook(r *http.Request, body []byte) error {
 	sig := r.Header.Get("X-HubSpot-Signature")
 	if sig == "" {
 		return refuse("it carries no X-HubSpot-Signature or X-HubSpot-Signature-v3")
+	}
+	if r.Header.Get("X-HubSpot-Request-Timestamp") != "" {
+		return refuse("it carries X-HubSpot-Request-Timestamp but no X-HubSpot-Signature-v3: HubSpot sends the two together, so the v3 signature was stripped")
+	}
+	if !d.webhook.legacy {
+		return refuse("it is signed with v1 or v2 only, which sign no timestamp and can be replayed; the receiver requires v3 (switch the app to signature v3, or build the driver with WithWebhookRequireV3(false) to accept v1/v2)")
 	}
 	want, err := hex.DecodeString(strings.ToLower(sig))
 	if err != nil {

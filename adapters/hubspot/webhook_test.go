@@ -44,9 +44,10 @@ func TestSignatureVectors(t *testing.T) {
 	}
 }
 
-func receiver(t testing.TB, secret string, now time.Time) *hubspot.Driver {
+func receiver(t testing.TB, secret string, now time.Time, opts ...hubspot.Option) *hubspot.Driver {
 	t.Helper()
-	d, err := hubspot.New(hubspot.WithPrivateAppToken("pat-na1-test"), hubspot.WithWebhookSecret(secret), hubspot.WithClock(func() time.Time { return now }))
+	base := []hubspot.Option{hubspot.WithPrivateAppToken("pat-na1-test"), hubspot.WithWebhookSecret(secret), hubspot.WithClock(func() time.Time { return now })}
+	d, err := hubspot.New(append(base, opts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -63,7 +64,7 @@ func delivery(method, body string, headers ...string) *http.Request {
 
 func TestReceiveWebhookSignatures(t *testing.T) {
 	at := time.UnixMilli(1700000000000)
-	d := receiver(t, vectorSecret, at.Add(time.Minute))
+	d := receiver(t, vectorSecret, at.Add(time.Minute), hubspot.WithWebhookRequireV3(false))
 	cases := []struct {
 		name string
 		req  *http.Request
@@ -84,6 +85,8 @@ func TestReceiveWebhookSignatures(t *testing.T) {
 		{"v3 without timestamp", delivery("POST", vectorBody, "X-HubSpot-Signature-v3", vectorV3), false},
 		{"unsigned", delivery("POST", vectorV1Body), false},
 		{"unknown version", delivery("POST", vectorV1Body, "X-HubSpot-Signature", vectorV1, "X-HubSpot-Signature-Version", "v9"), false},
+		{"v1 with v3 stripped", delivery("POST", vectorV1Body, "X-HubSpot-Signature", vectorV1, "X-HubSpot-Signature-Version", "v1", "X-HubSpot-Request-Timestamp", vectorTime), false},
+		{"v2 with v3 stripped", delivery("POST", vectorBody, "X-HubSpot-Signature", vectorV2POST, "X-HubSpot-Signature-Version", "v2", "X-HubSpot-Request-Timestamp", vectorTime), false},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -104,7 +107,7 @@ func TestReceiveWebhookSignatures(t *testing.T) {
 		}
 	})
 	t.Run("wrong secret", func(t *testing.T) {
-		other := receiver(t, "zzzzzzzz-zzzz-zzzz-zzzz-zzzzzzzzzzzz", at)
+		other := receiver(t, "zzzzzzzz-zzzz-zzzz-zzzz-zzzzzzzzzzzz", at, hubspot.WithWebhookRequireV3(false))
 		for _, r := range []*http.Request{
 			delivery("POST", vectorV1Body, "X-HubSpot-Signature", vectorV1, "X-HubSpot-Signature-Version", "v1"),
 			delivery("POST", vectorBody, "X-HubSpot-Signature-v3", vectorV3, "X-HubSpot-Request-Timestamp", vectorTime),
@@ -126,19 +129,48 @@ func TestReceiveWebhookSignatures(t *testing.T) {
 	})
 }
 
+// TestWebhookRequiresV3ByDefault replays deliveries signed only with v1 or
+// v2, which carry no timestamp, to a receiver built without options: they
+// must be refused, while a fresh v3 delivery is accepted.
+func TestWebhookRequiresV3ByDefault(t *testing.T) {
+	at := time.UnixMilli(1700000000000)
+	d := receiver(t, vectorSecret, at.Add(time.Minute))
+	for name, r := range map[string]*http.Request{
+		"v1":              delivery("POST", vectorV1Body, "X-HubSpot-Signature", vectorV1, "X-HubSpot-Signature-Version", "v1"),
+		"v1 no version":   delivery("POST", vectorV1Body, "X-HubSpot-Signature", vectorV1),
+		"v2":              delivery("POST", vectorBody, "X-HubSpot-Signature", vectorV2POST, "X-HubSpot-Signature-Version", "v2"),
+		"v1, v3 stripped": delivery("POST", vectorV1Body, "X-HubSpot-Signature", vectorV1, "X-HubSpot-Request-Timestamp", vectorTime),
+	} {
+		if cs, err := d.ReceiveWebhook(t.Context(), r); !errors.Is(err, crm.ErrUnauthorized) || cs != nil {
+			t.Errorf("%s-only delivery: %v, %v; want KindUnauthorized", name, cs, err)
+		}
+	}
+	r := delivery("POST", vectorBody, "X-HubSpot-Signature-v3", vectorV3, "X-HubSpot-Request-Timestamp", vectorTime)
+	if _, err := d.ReceiveWebhook(t.Context(), r); err != nil && !errors.Is(err, crm.ErrInvalidRequest) {
+		t.Errorf("a fresh v3 delivery was refused: %v", err)
+	}
+}
+
 // TestWebhooksEndToEnd: the emulator sends signed event batches (v1, v3)
 // to a real server whose handler is the driver's receiver.
 func TestWebhooksEndToEnd(t *testing.T) {
 	const secret = "app-secret"
 	srv := hubspottest.New(t, hubspottest.WithApp("client-id", secret, "http://localhost/cb"))
 	drv := newDriver(t, srv, hubspot.WithWebhookSecret(secret))
-	if _, err := drv.Describe(t.Context(), "contacts"); err != nil {
-		t.Fatal(err)
+	legacy := newDriver(t, srv, hubspot.WithWebhookSecret(secret), hubspot.WithWebhookRequireV3(false))
+	for _, d := range []*hubspot.Driver{drv, legacy} {
+		if _, err := d.Describe(t.Context(), "contacts"); err != nil {
+			t.Fatal(err)
+		}
 	}
 	var mu sync.Mutex
 	var got []crm.Change
 	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		cs, err := drv.ReceiveWebhook(r.Context(), r)
+		d := drv
+		if r.URL.Query().Get("legacy") != "" {
+			d = legacy
+		}
+		cs, err := d.ReceiveWebhook(r.Context(), r)
 		if err != nil {
 			http.Error(w, err.Error(), http.StatusUnauthorized)
 			return
@@ -155,10 +187,17 @@ func TestWebhooksEndToEnd(t *testing.T) {
 		{SubscriptionType: "contact.propertyChange", ObjectID: 101, PropertyName: "lifecyclestage", PropertyValue: hubspottest.PropertyValue("lead")},
 		{SubscriptionType: "deal.deletion", ObjectID: 202},
 	}
-	for _, version := range []string{"v1", "v3"} {
-		status, err := srv.SendWebhook(t.Context(), hook.URL+"/hooks/hubspot?tenant=a%40b", version, events...)
-		if err != nil || status != http.StatusNoContent {
-			t.Fatalf("%s delivery: status %d, %v", version, status, err)
+	for _, c := range []struct {
+		version, query string
+		status         int
+	}{
+		{"v3", "", http.StatusNoContent},
+		{"v1", "", http.StatusUnauthorized}, // v3 is required by default
+		{"v1", "&legacy=1", http.StatusNoContent},
+	} {
+		status, err := srv.SendWebhook(t.Context(), hook.URL+"/hooks/hubspot?tenant=a%40b"+c.query, c.version, events...)
+		if err != nil || status != c.status {
+			t.Fatalf("%s delivery (%q): status %d, %v; want %d", c.version, c.query, status, err, c.status)
 		}
 	}
 	if len(got) != 6 {

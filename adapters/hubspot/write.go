@@ -45,6 +45,12 @@ type batchResult struct {
 //
 // A nil field value clears the property (HubSpot's ""). IfVersion is not
 // supported: HubSpot has no conditional writes.
+//
+// Cancelling ctx during the first run fails the call with the context's
+// error. Cancelling it later keeps the results of the runs already done:
+// the writes of the run in flight fail with KindUnknown (they may have been
+// applied; an upsert, safe to resend, with KindUnavailable), and the writes
+// not yet sent with KindUnavailable, each wrapping the context's error.
 func (d *Driver) Write(ctx context.Context, req crm.WriteRequest) ([]crm.WriteResult, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
@@ -77,13 +83,23 @@ func (d *Driver) Write(ctx context.Context, req crm.WriteRequest) ([]crm.WriteRe
 	runs := runsOf(req.Writes, ok)
 	var lastErr error
 	failedRuns := 0
-	for _, run := range runs {
+	for k, run := range runs {
+		if ctxErr := ctx.Err(); ctxErr != nil && k > 0 {
+			stopped(req.Object, req.Writes, runs[k:], nil, ctxErr, results)
+			return results, nil
+		}
 		err := d.sendRun(ctx, req.Object, req.Writes, inputs, run, results)
 		if err == nil {
 			continue
 		}
 		if ctxErr := ctx.Err(); ctxErr != nil {
-			return nil, err
+			if k == 0 {
+				return nil, err // nothing has been written: the whole batch failed
+			}
+			// Earlier runs are done: keep their results, and say which
+			// writes may have been applied and which were never sent.
+			stopped(req.Object, req.Writes, runs[k+1:], run, ctxErr, results)
+			return results, nil
 		}
 		failedRuns++
 		lastErr = err
@@ -95,6 +111,31 @@ func (d *Driver) Write(ctx context.Context, req crm.WriteRequest) ([]crm.WriteRe
 		return nil, lastErr // the CRM refused the whole batch
 	}
 	return results, nil
+}
+
+// stopped fills the results of a Write cancelled after some runs were
+// done: the writes of the run in flight may or may not have been applied
+// (KindUnknown: re-read before writing again), except upserts, which name
+// their record by key and may simply be sent again; the writes of the runs
+// not sent are KindUnavailable and can be retried as they are.
+func stopped(object string, writes []crm.Write, unsent [][]int, inFlight []int, cause error, results []crm.WriteResult) {
+	for _, i := range inFlight {
+		w := &writes[i]
+		e := &crm.Error{Kind: crm.KindUnknown, CRM: Name, Operation: w.Op.String(), Object: object, RecordID: w.ID, Err: cause,
+			Message: "the write was cancelled while its batch was in flight, so its outcome is unknown: re-read the record before writing it again"}
+		if w.Op == crm.OpUpsert {
+			e.Kind = crm.KindUnavailable
+			e.Message = "the write was cancelled while its batch was in flight; an upsert names its record by key, so sending it again is safe"
+		}
+		results[i] = crm.WriteResult{ID: w.ID, Err: e}
+	}
+	for _, run := range unsent {
+		for _, i := range run {
+			w := &writes[i]
+			results[i] = crm.WriteResult{ID: w.ID, Err: &crm.Error{Kind: crm.KindUnavailable, CRM: Name, Operation: w.Op.String(), Object: object, RecordID: w.ID, Err: cause,
+				Message: "not sent: the write was cancelled before its batch was sent; send it again"}}
+		}
+	}
 }
 
 // input checks one write and builds its batch input.
