@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"maps"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -23,6 +24,7 @@ import (
 // reported whose modifiedon is at or after Since, so that the overlap the
 // lookback re-reads is not reported twice.
 type changeCursor struct {
+	Table    string            `json:"t"`
 	Mode     string            `json:"m"` // "delta" or "poll"
 	Link     string            `json:"l,omitempty"`
 	PageSize int               `json:"p,omitempty"`
@@ -61,12 +63,24 @@ func (d *Driver) Changes(ctx context.Context, req crm.ChangesRequest) (*crm.Chan
 			return nil, &crm.Error{Kind: crm.KindInvalidRequest, CRM: Name, Operation: "changes", Object: t.logical,
 				Message: fmt.Sprintf("not a change feed cursor of the %s driver: pass a ChangePage.Cursor it returned, or an empty cursor to start over", Name)}
 		}
-		if c.Link != "" {
-			if err := d.checkLink("changes", t.logical, c.Link); err != nil {
-				return nil, err
+		if err := checkCursorTable("changes", t, c.Table); err != nil {
+			return nil, err
+		}
+		// The watermarks go into a $filter: a cursor's must be times, and
+		// are rendered again from the times they hold.
+		for _, m := range []*string{&c.Since, &c.Max} {
+			if *m == "" {
+				continue
 			}
+			tm, err := time.Parse(markTime, *m)
+			if err != nil {
+				return nil, &crm.Error{Kind: crm.KindInvalidRequest, CRM: Name, Operation: "changes", Object: t.logical,
+					Message: "the change feed cursor's watermark is not a time: pass a ChangePage.Cursor this driver returned, or an empty cursor to start over"}
+			}
+			*m = tm.UTC().Format(markTime)
 		}
 	} else {
+		c.Table = t.logical
 		c.PageSize = d.pageSize(req.PageSize)
 		c.Mode = "delta"
 		if !t.tracking {
@@ -95,16 +109,22 @@ func noChangeTracking(t *table) error {
 
 func (d *Driver) delta(ctx context.Context, t *table, req crm.ChangesRequest, c changeCursor) (*crm.ChangePage, error) {
 	prefer := "odata.maxpagesize=" + strconv.Itoa(c.PageSize)
+	sel, err := selectList(t, req.Fields)
+	if err != nil {
+		return nil, err
+	}
+	want := url.Values{}
+	if sel != "" {
+		want.Set("$select", sel)
+	}
 	if c.Link == "" {
-		sel, err := selectList(t, req.Fields)
-		if err != nil {
-			return nil, err
-		}
 		c.Link = d.base + t.set
 		if sel != "" {
 			c.Link += "?$select=" + escapeValue(sel)
 		}
 		prefer += ",odata.track-changes"
+	} else if err := d.checkLink("changes", t, c.Link, want); err != nil {
+		return nil, err
 	}
 	var col collection
 	if _, err := d.getJSON(ctx, "changes", t.logical, c.Link, prefer, &col); err != nil {
@@ -134,7 +154,7 @@ func (d *Driver) delta(ctx context.Context, t *table, req crm.ChangesRequest, c 
 	if col.NextLink != "" {
 		next, page.More = col.NextLink, true
 	}
-	if err := d.checkLink("changes", t.logical, next); err != nil {
+	if err := d.checkLink("changes", t, next, want); err != nil {
 		return nil, err
 	}
 	c.Link = next
@@ -148,24 +168,27 @@ func (d *Driver) poll(ctx context.Context, t *table, req crm.ChangesRequest, c c
 		return nil, &crm.Error{Kind: crm.KindUnsupported, CRM: Name, Operation: "changes", Object: t.logical,
 			Message: "the table has neither change tracking nor a modifiedon column to poll"}
 	}
+	fields := req.Fields
+	if fields != nil && !slices.Contains(fields, "modifiedon") {
+		fields = append(slices.Clone(fields), "modifiedon")
+	}
+	sel, err := selectList(t, fields)
+	if err != nil {
+		return nil, err
+	}
+	opts := []string{}
+	if sel != "" {
+		opts = append(opts, "$select="+escapeValue(sel))
+	}
+	if c.Since != "" {
+		opts = append(opts, "$filter="+escapeValue("modifiedon ge "+c.Since))
+	}
+	opts = append(opts, "$orderby="+escapeValue("modifiedon asc,"+t.pk+" asc"))
+	want, _ := url.ParseQuery(strings.Join(opts, "&")) // the driver's own rendering: it parses
 	if c.Link == "" {
-		fields := req.Fields
-		if fields != nil && !slices.Contains(fields, "modifiedon") {
-			fields = append(slices.Clone(fields), "modifiedon")
-		}
-		sel, err := selectList(t, fields)
-		if err != nil {
-			return nil, err
-		}
-		opts := []string{}
-		if sel != "" {
-			opts = append(opts, "$select="+escapeValue(sel))
-		}
-		if c.Since != "" {
-			opts = append(opts, "$filter="+escapeValue("modifiedon ge "+c.Since))
-		}
-		opts = append(opts, "$orderby="+escapeValue("modifiedon asc,"+t.pk+" asc"))
 		c.Link = d.base + t.set + "?" + strings.Join(opts, "&")
+	} else if err := d.checkLink("changes", t, c.Link, want); err != nil {
+		return nil, err
 	}
 	var col collection
 	if _, err := d.getJSON(ctx, "changes", t.logical, c.Link, "odata.maxpagesize="+strconv.Itoa(c.PageSize), &col); err != nil {
@@ -203,7 +226,7 @@ func (d *Driver) poll(ctx context.Context, t *table, req crm.ChangesRequest, c c
 		}
 	}
 	if col.NextLink != "" {
-		if err := d.checkLink("changes", t.logical, col.NextLink); err != nil {
+		if err := d.checkLink("changes", t, col.NextLink, want); err != nil {
 			return nil, err
 		}
 		c.Link, page.More = col.NextLink, true

@@ -42,25 +42,33 @@
 //     back as a time.Time in UTC whose clock reads what was written).
 //
 // Record.Version is the row's ETag (W/"12345"); pass it as Write.IfVersion
-// to update or delete only if nobody changed the record since.
+// to update or delete only if nobody changed the record since; anything
+// but "*" or an ETag is refused before it is sent.
 //
 // # Queries
 //
 // The portable filter becomes a $filter: strings quoted with their quotes
 // doubled, GUIDs, numbers, dates and date-times bare, choices as numbers,
-// and every value percent-encoded, so a value never becomes syntax. Pages
-// come with Prefer: odata.maxpagesize and continue through the absolute
-// @odata.nextLink, which the page's NextCursor holds; the driver refuses a
-// cursor that points anywhere but the environment, so a forged cursor
-// cannot send the access token elsewhere. Query.Native (FetchXML) and
-// Query.IncludeDeleted are not supported.
+// and every value percent-encoded, so a value never becomes syntax; a
+// Contains value has the LIKE wildcards %, _ and [ escaped, so it matches as
+// text. Pages come with Prefer: odata.maxpagesize and continue through the
+// absolute @odata.nextLink, which the page's NextCursor holds. A cursor is
+// tied to its query: the driver refuses one whose link points anywhere but
+// this environment's entity set of the query's table, or carries other
+// query options than the query's own (only the paging token may differ),
+// so an edited cursor can neither send the access token elsewhere nor read
+// more than the query asks. Query.Native (FetchXML) and Query.IncludeDeleted
+// are not supported.
 //
 // # Writes
 //
 // Write sends up to 1000 writes in one $batch with Prefer:
 // odata.continue-on-error and returns one result per write. Creates carry a
 // primary key the driver chose, so a batch sent again after a lost response
-// cannot create twice (and is retried like any idempotent request); updates
+// cannot create twice (and is retried like any idempotent request, a create
+// found made by the first attempt reported as made); a batch holding a
+// delete or a write with an IfVersion is sent once, since sent again it
+// would report a write that was applied as failed; updates
 // send If-Match: * so that they never create; upserts PATCH the alternate
 // key, such as accounts(accountnumber='A-1001'), and report whether they
 // created. [Driver.WriteAtomic] sends writes as one change set, applied all

@@ -1,6 +1,7 @@
 package dynamics
 
 import (
+	"net/http"
 	"net/url"
 	"strings"
 	"testing"
@@ -86,7 +87,9 @@ func TestCompileFilter(t *testing.T) {
 		{crm.In("name", "only"), `name eq 'only'`},
 		{crm.IsNull("primarycontactid"), `_primarycontactid_value eq null`},
 		{crm.NotNull("revenue"), `revenue ne null`},
-		{crm.Contains("name", `50% 'off'`), `contains(name,'50% ''off''')`},
+		{crm.Contains("name", `50% 'off'`), `contains(name,'50[%] ''off''')`},
+		{crm.Contains("name", `a_b[c]%`), `contains(name,'a[_]b[[]c][%]')`},
+		{crm.Eq("name", `50%_[x]`), `name eq '50%_[x]'`}, // eq is not LIKE: no escaping
 		{crm.ModifiedSince(time.Date(2024, 1, 2, 3, 4, 5, 0, time.UTC)), `modifiedon ge 2024-01-02T03:04:05Z`},
 		{crm.And(crm.Eq("name", "a"), crm.Or(crm.Eq("name", "b"), crm.Not(crm.Eq("name", "c")))), `(name eq 'a') and ((name eq 'b') or (not (name eq 'c')))`},
 		{crm.Eq("unknowncolumn", "x"), `unknowncolumn eq 'x'`},
@@ -203,4 +206,93 @@ func FuzzParseBatchResponse(f *testing.F) {
 	f.Fuzz(func(t *testing.T, ct, body string) {
 		_, _ = parseBatchResponse(ct, []byte(body)) // must not panic
 	})
+}
+
+// TestTimeZoneIndependentLiteral checks that a filter on a
+// TimeZoneIndependent column renders a string as a write stores it: the
+// wall-clock time as written, not converted to UTC.
+func TestTimeZoneIndependentLiteral(t *testing.T) {
+	tb := testTable(t)
+	c := tb.col("kickoff")
+	for _, v := range []any{"2026-03-01T09:00:00+09:00", "2026-03-01T09:00:00", "2026-03-01T09:00:00Z", time.Date(2026, 3, 1, 9, 0, 0, 0, time.FixedZone("JST", 9*3600))} {
+		lit, err := c.literal(v)
+		if err != nil {
+			t.Fatalf("literal(%v): %v", v, err)
+		}
+		d := &Driver{}
+		_, stored, err := d.encode(c, v, nil)
+		if err != nil {
+			t.Fatalf("encode(%v): %v", v, err)
+		}
+		if lit != "2026-03-01T09:00:00Z" || lit != stored {
+			t.Errorf("%v: filter literal %s, written %v; want both 2026-03-01T09:00:00Z", v, lit, stored)
+		}
+	}
+}
+
+// TestEscapePathKeyCharacters checks that characters with a meaning in a
+// key segment or to URL parsers (+ as space, & and ; as separators, $) are
+// percent-encoded in an alternate key.
+func TestEscapePathKeyCharacters(t *testing.T) {
+	if got, want := escapePath(`'A+B&C;D$E=F'`), `'A%2BB%26C%3BD%24E=F'`; got != want {
+		t.Errorf("escapePath = %s, want %s", got, want)
+	}
+}
+
+// TestValidETag checks what an IfVersion may be.
+func TestValidETag(t *testing.T) {
+	for v, want := range map[string]bool{
+		"*": true, `W/"12345"`: true, `"abc"`: true, `W/""`: true,
+		"": false, "12345": false, `W/12345`: false, `"a"b"`: false, "\"a\r\nX: y\"": false, "\"a b\"": false, "\"a\x7f\"": false, `W/"1`: false,
+	} {
+		if got := validETag(v); got != want {
+			t.Errorf("validETag(%q) = %v, want %v", v, got, want)
+		}
+	}
+}
+
+// TestSendBatchRefusesControlCharacters checks that a header value with a
+// line break never reaches a $batch part, whatever put it there.
+func TestSendBatchRefusesControlCharacters(t *testing.T) {
+	d, err := New(WithBaseURL("https://contoso.crm.dynamics.com"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	op := &operation{write: crm.Write{Op: crm.OpUpdate}, method: "PATCH", path: "accounts(1)", header: http.Header{"If-Match": {"*\r\nMSCRMCallerID: x"}}}
+	_, err = d.sendBatch(t.Context(), testTable(t), []*operation{op}, false)
+	if crm.KindOf(err) != crm.KindInvalidRequest {
+		t.Errorf("sendBatch with a line break in a header: %v, want invalid request before sending", err)
+	}
+}
+
+// TestCheckLinkComparesURLs checks that a next link is compared as a URL:
+// the host's case and the default port do not matter, userinfo, another
+// host, path or option does.
+func TestCheckLinkComparesURLs(t *testing.T) {
+	d, err := New(WithBaseURL("https://contoso.crm.dynamics.com"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tb := testTable(t)
+	want := url.Values{"$select": {"name"}}
+	for link, ok := range map[string]bool{
+		"https://contoso.crm.dynamics.com/api/data/v9.2/accounts?$select=name&$skiptoken=x":     true,
+		"https://Contoso.CRM.dynamics.com/api/data/v9.2/accounts?$select=name&$skiptoken=x":     true,
+		"https://contoso.crm.dynamics.com:443/api/data/v9.2/accounts?$select=name&$skiptoken=x": true,
+		"HTTPS://contoso.crm.dynamics.com/api/data/v9.2/accounts?%24select=name&$deltatoken=1":  true,
+		"https://contoso.crm.dynamics.com:8443/api/data/v9.2/accounts?$select=name":             false,
+		"http://contoso.crm.dynamics.com/api/data/v9.2/accounts?$select=name":                   false,
+		"https://me@contoso.crm.dynamics.com/api/data/v9.2/accounts?$select=name":               false,
+		"https://contoso.crm.dynamics.com.evil.example/api/data/v9.2/accounts?$select=name":     false,
+		"https://contoso.crm.dynamics.com/api/data/v9.2/systemusers?$select=name":               false,
+		"https://contoso.crm.dynamics.com/api/data/v9.2/accounts/../systemusers?$select=name":   false,
+		"https://contoso.crm.dynamics.com/api/data/v9.2/accounts?$select=name,revenue":          false,
+		"https://contoso.crm.dynamics.com/api/data/v9.2/accounts?$select=name&$expand=x":        false,
+		"https://contoso.crm.dynamics.com/api/data/v9.2/accounts":                               false,
+		"/api/data/v9.2/accounts?$select=name":                                                  false,
+	} {
+		if err := d.checkLink("query", tb, link, want); (err == nil) != ok {
+			t.Errorf("checkLink(%s) = %v, want ok %v", link, err, ok)
+		}
+	}
 }

@@ -5,6 +5,8 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -82,10 +84,11 @@ func wireName(t *table, field string) (string, error) {
 	return field, nil
 }
 
-// cursor is what a query's NextCursor holds: the absolute next link to GET
-// as it is, the page size it was made with, and how many records the
-// query's Limit still allows (0 for no limit).
+// cursor is what a query's NextCursor holds: the table it reads, the
+// absolute next link to GET as it is, the page size it was made with, and
+// how many records the query's Limit still allows (0 for no limit).
 type cursor struct {
+	Table     string `json:"t"`
 	Link      string `json:"l"`
 	PageSize  int    `json:"p"`
 	Remaining int    `json:"r,omitempty"`
@@ -111,12 +114,66 @@ func decodeCursor(s string, v any) error {
 	return nil
 }
 
-// checkLink makes sure a link from a cursor points at this environment's
-// Web API, so that a cursor never sends the access token elsewhere.
-func (d *Driver) checkLink(op, object, link string) error {
-	if !strings.HasPrefix(link, d.base) {
-		return &crm.Error{Kind: crm.KindInvalidRequest, CRM: Name, Operation: op, Object: object,
-			Message: "the cursor points outside this environment's Web API: pass a cursor this driver made for the same environment"}
+// checkLink makes sure a link, from a cursor or from the service, reads the
+// table t with the query options of the request at hand (want), so that a
+// cursor, however edited, never sends the access token elsewhere, nor reads
+// another table or with other options than the caller's query. Only the
+// paging and delta tokens ($skiptoken, $deltatoken) may differ, and the
+// host is compared as a URL's host: case-insensitive, with the default port
+// the same as none.
+func (d *Driver) checkLink(op string, t *table, link string, want url.Values) error {
+	bad := func(why string) error {
+		return &crm.Error{Kind: crm.KindInvalidRequest, CRM: Name, Operation: op, Object: t.logical,
+			Message: "the cursor " + why + ": pass a cursor this driver returned for the same query, or start over with an empty cursor"}
+	}
+	u, err := url.Parse(link)
+	if err != nil || !u.IsAbs() {
+		return bad("does not hold a URL of this environment's Web API")
+	}
+	if u.User != nil || !strings.EqualFold(u.Scheme, d.baseURL.Scheme) || hostPort(u) != hostPort(d.baseURL) {
+		return bad("points outside this environment's Web API")
+	}
+	if !strings.EqualFold(u.Path, d.baseURL.Path+t.set) {
+		return bad("reads another table or path than " + t.set)
+	}
+	got, err := url.ParseQuery(u.RawQuery)
+	if err != nil {
+		return bad("holds a query string that cannot be read")
+	}
+	for _, k := range []string{"$skiptoken", "$deltatoken"} {
+		got.Del(k)
+	}
+	if len(got) != len(want) {
+		return bad("was made for other query options")
+	}
+	for k, vs := range want {
+		if !slices.Equal(got[k], vs) {
+			return bad("was made for another " + k)
+		}
+	}
+	return nil
+}
+
+// hostPort is a URL's host as it names a server: lower case, with the
+// scheme's default port made explicit.
+func hostPort(u *url.URL) string {
+	port := u.Port()
+	if port == "" {
+		switch strings.ToLower(u.Scheme) {
+		case "https":
+			port = "443"
+		case "http":
+			port = "80"
+		}
+	}
+	return strings.ToLower(u.Hostname()) + ":" + port
+}
+
+// checkCursorTable refuses a cursor made for another table.
+func checkCursorTable(op string, t *table, cursorTable string) error {
+	if cursorTable != t.logical {
+		return &crm.Error{Kind: crm.KindInvalidRequest, CRM: Name, Operation: op, Object: t.logical,
+			Message: fmt.Sprintf("the cursor was made for another table than %s: pass a cursor this driver returned for the same query", t.logical)}
 	}
 	return nil
 }
@@ -166,24 +223,32 @@ func (d *Driver) Query(ctx context.Context, req crm.QueryRequest) (*crm.Page, er
 	if err != nil {
 		return nil, err
 	}
+	opts, err := d.queryOptions(t, q)
+	if err != nil {
+		return nil, err
+	}
+	want, _ := url.ParseQuery(opts) // the driver's own rendering: it parses
 	var c cursor
 	first := req.Cursor == ""
 	if !first {
 		if err := decodeCursor(req.Cursor, &c); err != nil {
 			return nil, &crm.Error{Kind: crm.KindInvalidRequest, CRM: Name, Operation: "query", Object: t.logical, Message: err.Error() + ": pass a NextCursor of the same query"}
 		}
-		if err := d.checkLink("query", t.logical, c.Link); err != nil {
+		if err := checkCursorTable("query", t, c.Table); err != nil {
 			return nil, err
 		}
+		if err := d.checkLink("query", t, c.Link, want); err != nil {
+			return nil, err
+		}
+		if c.PageSize <= 0 || c.PageSize > d.maxPage || c.Remaining < 0 {
+			return nil, &crm.Error{Kind: crm.KindInvalidRequest, CRM: Name, Operation: "query", Object: t.logical, Message: "the cursor's page size or limit is out of range: pass a NextCursor of the same query"}
+		}
 	} else {
+		c.Table = t.logical
 		c.PageSize = d.pageSize(req.PageSize)
 		if q.Limit > 0 {
 			c.Remaining = q.Limit
 			c.PageSize = min(c.PageSize, q.Limit)
-		}
-		opts, err := d.queryOptions(t, q)
-		if err != nil {
-			return nil, err
 		}
 		c.Link = d.base + t.set + "?" + opts
 	}
@@ -210,7 +275,7 @@ func (d *Driver) Query(ctx context.Context, req crm.QueryRequest) (*crm.Page, er
 		c.Remaining -= len(page.Records)
 	}
 	if col.NextLink != "" {
-		if err := d.checkLink("query", t.logical, col.NextLink); err != nil {
+		if err := d.checkLink("query", t, col.NextLink, want); err != nil {
 			return nil, err
 		}
 		c.Link = col.NextLink
@@ -254,6 +319,16 @@ func (d *Driver) queryOptions(t *table, q crm.Query) (string, error) {
 	}
 	opts = append(opts, "$count=true")
 	return strings.Join(opts, "&"), nil
+}
+
+// likeEscape makes s match as text in contains, which Dataverse runs as a
+// SQL LIKE where %, _ and [ are pattern syntax: each becomes a class of that
+// one character. The [ goes first, so that the brackets added for the
+// others are not escaped again.
+func likeEscape(s string) string {
+	s = strings.ReplaceAll(s, "[", "[[]")
+	s = strings.ReplaceAll(s, "%", "[%]")
+	return strings.ReplaceAll(s, "_", "[_]")
 }
 
 // compileFilter compiles a portable filter into an OData $filter. Every
@@ -302,7 +377,7 @@ func compileFilter(t *table, f crm.Filter) (string, error) {
 					return "", bad(c.name, "Contains works on text columns, and %s is %s", c.name, c.field.Type)
 				}
 			}
-			return "contains(" + n + "," + literalOf(s) + ")", nil
+			return "contains(" + n + "," + literalOf(likeEscape(s)) + ")", nil
 		}
 		op, ok := map[crm.Operator]string{crm.OpEq: "eq", crm.OpNe: "ne", crm.OpGt: "gt", crm.OpGe: "ge", crm.OpLt: "lt", crm.OpLe: "le"}[x.Op]
 		if !ok {

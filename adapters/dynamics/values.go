@@ -183,24 +183,11 @@ func (d *Driver) encode(c *column, v any, setOf func(string) (string, error)) (s
 		return c.name, strings.Join(nums, ","), nil
 	case crm.TypeDateTime:
 		if c.behavior == BehaviorTimeZoneIndependent {
-			// The wall-clock time as the caller wrote it: Dataverse stores it
-			// without conversion, and the Z it carries is not a real UTC.
-			var t time.Time
-			switch x := v.(type) {
-			case time.Time:
-				t = x
-			case string:
-				p, err := time.Parse(time.RFC3339Nano, x)
-				if err != nil {
-					if p, err = time.Parse("2006-01-02T15:04:05", x); err != nil {
-						return "", nil, fmt.Errorf("%q is not a date-time (want RFC 3339, e.g. 2026-11-27T09:00:00)", clip(x))
-					}
-				}
-				t = p
-			default:
-				return "", nil, fmt.Errorf("a %T, want a time.Time", v)
+			s, err := wallClock(v)
+			if err != nil {
+				return "", nil, err
 			}
-			return c.name, t.Format("2006-01-02T15:04:05") + "Z", nil
+			return c.name, s, nil
 		}
 	}
 	nv, err := crm.NormalizeValue(c.field.Type, v)
@@ -220,6 +207,29 @@ func (d *Driver) encode(c *column, v any, setOf func(string) (string, error)) (s
 		}
 	}
 	return c.name, nv, nil
+}
+
+// wallClock renders a value of a TimeZoneIndependent column: the wall-clock
+// time as the caller wrote it, in a time.Time's own zone or a string's,
+// since Dataverse stores it without conversion and the Z it carries is not
+// a real UTC. Writes and filters both use it, so that they agree.
+func wallClock(v any) (string, error) {
+	var t time.Time
+	switch x := v.(type) {
+	case time.Time:
+		t = x
+	case string:
+		p, err := time.Parse(time.RFC3339Nano, x)
+		if err != nil {
+			if p, err = time.Parse("2006-01-02T15:04:05", x); err != nil {
+				return "", fmt.Errorf("%q is not a date-time (want RFC 3339, e.g. 2026-11-27T09:00:00)", clip(x))
+			}
+		}
+		t = p
+	default:
+		return "", fmt.Errorf("a %T, want a time.Time", v)
+	}
+	return t.Format("2006-01-02T15:04:05") + "Z", nil
 }
 
 // optionValue finds an option by its number (as an int or its text) or by
@@ -298,8 +308,9 @@ func (c *column) literal(v any) (string, error) {
 		}
 		return strconv.FormatInt(nv.(int64), 10), nil
 	case crm.TypeDateTime:
-		if t, ok := v.(time.Time); ok && c.behavior == BehaviorTimeZoneIndependent {
-			return t.Format("2006-01-02T15:04:05") + "Z", nil
+		if c.behavior == BehaviorTimeZoneIndependent {
+			// As written, so that a filter finds what a write stored.
+			return wallClock(v)
 		}
 	}
 	nv, err := crm.NormalizeValue(c.field.Type, v)

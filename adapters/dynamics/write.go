@@ -137,6 +137,9 @@ func (d *Driver) prepare(ctx context.Context, t *table, w crm.Write) (*operation
 		return &crm.Error{Kind: kind, CRM: Name, Operation: w.Op.String(), Object: t.logical, RecordID: w.ID, Fields: fields, Message: fmt.Sprintf(format, args...)}
 	}
 	op := &operation{write: w, header: http.Header{}}
+	if w.IfVersion != "" && !validETag(w.IfVersion) {
+		return nil, bad(crm.KindInvalidRequest, nil, "Write.IfVersion %q is not a version this driver returned: give the record's ETag as Record.Version or WriteResult.Version has it (W/\"...\"), or \"*\", or leave it empty", clip(w.IfVersion))
+	}
 	sel := "?$select=" + t.pk
 	ifVersion := func() {
 		if w.IfVersion != "" {
@@ -244,6 +247,37 @@ func (d *Driver) prepare(ctx context.Context, t *table, w crm.Write) (*operation
 	return op, nil
 }
 
+// validETag reports whether v can go into an If-Match header as it is: "*",
+// or an entity tag, strong ("...") or weak (W/"..."), with no quote or
+// control character inside. Anything else could end the header line inside
+// a $batch part and add headers of its own.
+func validETag(v string) bool {
+	if v == "*" {
+		return true
+	}
+	v = strings.TrimPrefix(v, "W/")
+	if len(v) < 2 || v[0] != '"' || v[len(v)-1] != '"' {
+		return false
+	}
+	for i := 1; i < len(v)-1; i++ {
+		if c := v[i]; c < 0x21 || c == '"' || c == 0x7F {
+			return false
+		}
+	}
+	return true
+}
+
+// validHeaderValue reports whether v can be written as a header value in a
+// $batch part without ending its line: no control characters.
+func validHeaderValue(v string) bool {
+	for i := 0; i < len(v); i++ {
+		if c := v[i]; (c < 0x20 && c != '\t') || c == 0x7F {
+			return false
+		}
+	}
+	return true
+}
+
 func mustLiteral(c *column, v string) string {
 	s, _ := c.literal(v)
 	return s
@@ -257,7 +291,7 @@ func escapePath(lit string) string {
 	for i := 0; i < len(lit); i++ {
 		c := lit[i]
 		switch {
-		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9', strings.IndexByte("-._~'!*:@,;=+$&", c) >= 0:
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9', strings.IndexByte("-._~'!*:@,=", c) >= 0:
 			b.WriteByte(c)
 		default:
 			fmt.Fprintf(&b, "%%%02X", c)
@@ -281,12 +315,27 @@ func (d *Driver) sendBatch(ctx context.Context, t *table, ops []*operation, atom
 	var buf bytes.Buffer
 	mw := multipart.NewWriter(&buf)
 	_ = mw.SetBoundary(boundary)
-	writeOp := func(w *multipart.Writer, op *operation, contentID int) {
+	writeOp := func(w *multipart.Writer, op *operation, contentID int) error {
+		// Every line of a part is checked: a control character in a value
+		// would end its line and let the value add lines of its own.
+		target := d.base + op.path
+		if strings.ContainsAny(target, " ") || !validHeaderValue(target) {
+			return &crm.Error{Kind: crm.KindInvalidRequest, CRM: Name, Operation: op.write.Op.String(), Object: t.logical, RecordID: op.write.ID,
+				Message: "the request's URL holds a space or a control character: report this as a crmkit bug"}
+		}
+		for k, vs := range op.header {
+			for _, v := range vs {
+				if !validHeaderValue(k) || !validHeaderValue(v) {
+					return &crm.Error{Kind: crm.KindInvalidRequest, CRM: Name, Operation: op.write.Op.String(), Object: t.logical, RecordID: op.write.ID,
+						Message: fmt.Sprintf("the %s header holds a control character: remove it from the value the write carries", clip(k))}
+				}
+			}
+		}
 		h := textproto.MIMEHeader{"Content-Type": {"application/http"}, "Content-Transfer-Encoding": {"binary"}}
 		h["Content-ID"] = []string{strconv.Itoa(contentID)}
 		pw, _ := w.CreatePart(h)
 		var b bytes.Buffer
-		b.WriteString(op.method + " " + d.base + op.path + " HTTP/1.1\r\n")
+		b.WriteString(op.method + " " + target + " HTTP/1.1\r\n")
 		for k, vs := range op.header {
 			for _, v := range vs {
 				b.WriteString(k + ": " + v + "\r\n")
@@ -295,6 +344,7 @@ func (d *Driver) sendBatch(ctx context.Context, t *table, ops []*operation, atom
 		b.WriteString("\r\n")
 		b.Write(op.body)
 		_, _ = pw.Write(b.Bytes())
+		return nil
 	}
 	if atomic {
 		cs := "changeset_" + newGUID()
@@ -302,23 +352,26 @@ func (d *Driver) sendBatch(ctx context.Context, t *table, ops []*operation, atom
 		cw := multipart.NewWriter(&inner)
 		_ = cw.SetBoundary(cs)
 		for i, op := range ops {
-			writeOp(cw, op, i+1)
+			if err := writeOp(cw, op, i+1); err != nil {
+				return nil, err
+			}
 		}
 		_ = cw.Close()
 		pw, _ := mw.CreatePart(textproto.MIMEHeader{"Content-Type": {"multipart/mixed; boundary=" + cs}})
 		_, _ = pw.Write(inner.Bytes())
 	} else {
 		for i, op := range ops {
-			writeOp(mw, op, i+1)
+			if err := writeOp(mw, op, i+1); err != nil {
+				return nil, err
+			}
 		}
 	}
 	_ = mw.Close()
 
 	ctx = httpx.WithOperation(ctx, "write", t.logical)
-	// Creates carry the ids the driver chose, updates and deletes name their
-	// record, and upserts their key: sending the batch again after a lost
-	// response cannot make a duplicate, so it may be retried.
-	ctx = retry.MarkIdempotent(ctx)
+	if retriable(ops) {
+		ctx = retry.MarkIdempotent(ctx)
+	}
 	req, err := d.newRequest(ctx, http.MethodPost, d.base+"$batch", buf.Bytes())
 	if err != nil {
 		return nil, err
@@ -356,6 +409,22 @@ func (d *Driver) sendBatch(ctx context.Context, t *table, ops []*operation, atom
 		}
 	}
 	return parts, nil
+}
+
+// retriable reports whether a $batch of ops may be sent again after a lost
+// response. Creates carry the ids the driver chose (a second attempt fails
+// with DuplicateRecord, which result and atomicResults recognise), updates
+// name their record and upserts their key, so none makes a duplicate. But a
+// delete sent again finds its record gone, and a write with a version finds
+// the version it changed: either would report a write that was applied as
+// failed, so a batch holding one is sent once.
+func retriable(ops []*operation) bool {
+	for _, op := range ops {
+		if op.write.Op == crm.OpDelete || op.write.IfVersion != "" && op.write.IfVersion != "*" {
+			return false
+		}
+	}
+	return true
 }
 
 // parseBatchResponse reads a multipart/mixed $batch response, flattening
@@ -489,6 +558,14 @@ func (d *Driver) atomicResults(ctx context.Context, t *table, ops []*operation, 
 	}
 	cause := errorFrom(failed.status, failed.header, failed.body)
 	cause.Object = t.logical
+	if culprit >= 0 && ops[culprit].write.Op == crm.OpCreate && strings.EqualFold(cause.Code, CodeDuplicateRecord) {
+		// The id is the driver's own: if the record exists, an earlier
+		// attempt of this change set was applied, whole, and only its
+		// answer was lost.
+		if r, err := d.Get(ctx, crm.GetRequest{Object: t.logical, ID: ops[culprit].newID, Fields: []string{t.pk}}); err == nil {
+			return d.committedResults(ctx, t, ops, culprit, r.Version, results)
+		}
+	}
 	for i, op := range ops {
 		if i == culprit {
 			c := *cause
@@ -512,4 +589,38 @@ func allOK(rs []partResponse) bool {
 		}
 	}
 	return true
+}
+
+// committedResults are the results of a change set found applied by an
+// earlier attempt: each record's id, and its version read back (a record
+// that cannot be read back keeps an empty Version).
+func (d *Driver) committedResults(ctx context.Context, t *table, ops []*operation, culprit int, version string, results []crm.WriteResult) []crm.WriteResult {
+	for i, op := range ops {
+		w := op.write
+		res := crm.WriteResult{ID: w.ID}
+		switch {
+		case i == culprit:
+			res = crm.WriteResult{ID: op.newID, Created: true, Version: version}
+			results[op.index] = res
+			continue
+		case w.Op == crm.OpCreate:
+			res.ID, res.Created = op.newID, true
+		case w.Op == crm.OpUpsert:
+			// Whether the first attempt created the record is lost with
+			// its answer; the key finds the record.
+			page, err := d.Query(ctx, crm.QueryRequest{Query: crm.Query{Object: t.logical, Fields: []string{t.pk}, Where: crm.Eq(w.ExternalField, w.ExternalValue), Limit: 1}})
+			if err == nil && len(page.Records) == 1 {
+				res.ID, res.Version = page.Records[0].ID, page.Records[0].Version
+			}
+			results[op.index] = res
+			continue
+		}
+		if w.Op != crm.OpDelete {
+			if r, err := d.Get(ctx, crm.GetRequest{Object: t.logical, ID: res.ID, Fields: []string{t.pk}}); err == nil {
+				res.Version = r.Version
+			}
+		}
+		results[op.index] = res
+	}
+	return results
 }

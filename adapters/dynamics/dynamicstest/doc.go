@@ -35,7 +35,10 @@
 //     $select, $filter and $expand of Attributes (with type casts and
 //     OptionSet), Keys and ManyToOneRelationships.
 //   - Entity sets: GET with $select, $filter (comparisons, and, or, not,
-//     contains, null, with OData's literal rules and type checks), $orderby,
+//     contains, null, with OData's literal rules and type checks; contains'
+//     argument is read as Dataverse's LIKE pattern, where [x] is the
+//     character x, and a real wildcard % or _ is answered 501 so that a
+//     client that forgets to escape one is caught), $orderby,
 //     $count and $top; paging with Prefer: odata.maxpagesize and an absolute
 //     @odata.nextLink built from the host the client used; $skip refused.
 //   - Records by primary key or alternate key: GET (304 for a matching

@@ -70,3 +70,18 @@ func FuzzParseBatch(f *testing.F) {
 		_, _ = parseBatch([]byte(body), "b", false) // must not panic
 	})
 }
+
+// TestLikeLiteral checks how contains' argument is read as a LIKE pattern:
+// one-character classes are their character; wildcards are refused.
+func TestLikeLiteral(t *testing.T) {
+	for p, want := range map[string]string{"abc": "abc", "50[%]": "50%", "a[_]b": "a_b", "[[]x]": "[x]", "[ë]": "ë", "]": "]", "": ""} {
+		if got, ok := likeLiteral(p); !ok || got != want {
+			t.Errorf("likeLiteral(%q) = %q, %v; want %q", p, got, ok, want)
+		}
+	}
+	for _, p := range []string{"50%", "a_b", "[ab]", "[a-z]", "[", "[x", "[]"} {
+		if got, ok := likeLiteral(p); ok {
+			t.Errorf("likeLiteral(%q) = %q, want refused (a wildcard)", p, got)
+		}
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/crmkit/crmkit/crm"
 	"github.com/crmkit/crmkit/internal/memstore"
@@ -50,7 +51,11 @@ func toFilter(t *etable, x expr) (crm.Filter, *apiError) {
 		if x.name != "contains" {
 			return nil, errNotImplemented("The function '" + x.name + "'")
 		}
-		return crm.Contains(a.LogicalName, x.lit.str), nil
+		text, ok := likeLiteral(x.lit.str)
+		if !ok {
+			return nil, errNotImplemented("A LIKE wildcard (%, _ or a [...] class other than one escaped character) in the argument of 'contains'")
+		}
+		return crm.Contains(a.LogicalName, text), nil
 	case *cmpExpr:
 		a := t.wireAttr(x.prop)
 		if a == nil {
@@ -80,6 +85,32 @@ func toFilter(t *etable, x expr) (crm.Filter, *apiError) {
 		return &crm.Compare{Field: a.LogicalName, Op: op, Value: v}, nil
 	}
 	return nil, errQuery("The $filter expression is not supported.")
+}
+
+// likeLiteral reads the argument of contains as Dataverse does, as a SQL
+// LIKE pattern: % and _ are wildcards and [x] a class. A class of one
+// character, such as [%] or [[], is that character; the emulator matches
+// only such literal patterns, and reports false for a real wildcard rather
+// than match it as text, so that a client that forgets to escape one is
+// caught.
+func likeLiteral(p string) (string, bool) {
+	var b strings.Builder
+	for i := 0; i < len(p); i++ {
+		switch c := p[i]; c {
+		case '%', '_':
+			return "", false
+		case '[':
+			_, size := utf8.DecodeRuneInString(p[i+1:])
+			if size == 0 || i+1+size >= len(p) || p[i+1+size] != ']' {
+				return "", false
+			}
+			b.WriteString(p[i+1 : i+1+size])
+			i += size + 1
+		default:
+			b.WriteByte(c)
+		}
+	}
+	return b.String(), true
 }
 
 func opKind(op string) string {
