@@ -35,7 +35,9 @@ var bulkOps = map[crm.Op]string{crm.OpCreate: "insert", crm.OpUpdate: "update", 
 
 // BulkWrite applies any number of writes of one object through Bulk API
 // 2.0 ingest jobs: one job per run of one operation (and, for upserts, one
-// external-id field), each uploaded as one CSV, polled until done, and its
+// external-id field), more when a run's CSV would pass 100 MB (Salesforce
+// takes 150 MB per upload), each uploaded as one CSV, polled until done
+// (or aborted and deleted when it fails before that), and its
 // successful, failed and unprocessed results mapped back to the writes, one
 // result per write, in order. Writes are checked against the describe
 // first, as in Write. A field set to nil is sent as #N/A, which Bulk API
@@ -83,10 +85,17 @@ func cell(v any) string {
 	return fmt.Sprint(v)
 }
 
-// ingest runs one ingest job for a run of writes.
+// bulkUploadLimit is the most CSV bytes the driver puts in one ingest job:
+// Salesforce takes up to 150 MB per upload, counting its own base64
+// encoding, and advises about 100 MB of data.
+const bulkUploadLimit = 100 << 20
+
+// ingest runs a run of writes through as many ingest jobs as keep each
+// upload under the driver's upload limit, and puts each job's results in
+// results. It returns an error only when ctx ends; a job that fails fails
+// its own writes.
 func (d *Driver) ingest(ctx context.Context, s *sfSchema, writes []crm.Write, bodies []map[string]any, run []int, results []crm.WriteResult) error {
-	w0 := writes[run[0]]
-	op := w0.Op
+	op := writes[run[0]].Op
 	var header []string
 	if op == crm.OpDelete {
 		header = []string{"Id"}
@@ -102,10 +111,32 @@ func (d *Driver) ingest(ctx context.Context, s *sfSchema, writes []crm.Write, bo
 		}
 		slices.Sort(header)
 	}
+	var head bytes.Buffer
+	hw := csv.NewWriter(&head)
+	_ = hw.Write(header)
+	hw.Flush()
+
 	var buf bytes.Buffer
-	cw := csv.NewWriter(&buf)
-	_ = cw.Write(header)
+	var chunk []int
 	keys := map[string][]int{} // a row's cells, joined, to the writes that made it
+	flush := func() error {
+		if len(chunk) == 0 {
+			return nil
+		}
+		err := d.ingestJob(ctx, s, writes, buf.Bytes(), chunk, keys, results)
+		if err != nil {
+			if ctx.Err() != nil {
+				return err
+			}
+			for _, i := range chunk {
+				results[i] = crm.WriteResult{ID: writes[i].ID, Err: err}
+			}
+		}
+		buf.Reset()
+		chunk, keys = nil, map[string][]int{}
+		return nil
+	}
+	var line bytes.Buffer
 	for _, i := range run {
 		row := make([]string, len(header))
 		for c, h := range header {
@@ -118,12 +149,32 @@ func (d *Driver) ingest(ctx context.Context, s *sfSchema, writes []crm.Write, bo
 				}
 			}
 		}
-		_ = cw.Write(row)
+		line.Reset()
+		lw := csv.NewWriter(&line)
+		_ = lw.Write(row)
+		lw.Flush()
+		if len(chunk) > 0 && buf.Len()+line.Len() > d.maxUpload {
+			if err := flush(); err != nil {
+				return err
+			}
+		}
+		if len(chunk) == 0 {
+			buf.Write(head.Bytes())
+		}
+		buf.Write(line.Bytes())
+		chunk = append(chunk, i)
 		k := rowKey(row)
 		keys[k] = append(keys[k], i)
 	}
-	cw.Flush()
+	return flush()
+}
 
+// ingestJob runs one ingest job: it uploads data (a CSV of the writes in
+// chunk, whose rows keys maps back to them), waits for the job and maps its
+// results back to the writes.
+func (d *Driver) ingestJob(ctx context.Context, s *sfSchema, writes []crm.Write, data []byte, chunk []int, keys map[string][]int, results []crm.WriteResult) error {
+	w0 := writes[chunk[0]]
+	op := w0.Op
 	create := map[string]string{"object": s.schema.Object, "operation": bulkOps[op], "contentType": "CSV", "lineEnding": "LF", "columnDelimiter": "COMMA"}
 	if op == crm.OpUpsert {
 		f, _ := s.field(w0.ExternalField)
@@ -134,15 +185,24 @@ func (d *Driver) ingest(ctx context.Context, s *sfSchema, writes []crm.Write, bo
 		return err
 	}
 	jobPath := "/jobs/ingest/" + url.PathEscape(job.ID)
-	defer d.deleteJob(ctx, s.schema.Object, jobPath)
+	uploaded := false
+	defer func() {
+		if !uploaded {
+			// A job still Open holds the org's attention until it times
+			// out, and cannot be deleted: abort it first.
+			d.abortJob(ctx, s.schema.Object, jobPath)
+		}
+		d.deleteJob(ctx, s.schema.Object, jobPath)
+	}()
 	if _, err := d.call(ctx, request{op: "bulk_write", object: s.schema.Object, method: http.MethodPut, path: jobPath + "/batches",
-		body: buf.Bytes(), contentType: "text/csv"}, nil); err != nil {
+		body: data, contentType: "text/csv"}, nil); err != nil {
 		return err
 	}
 	if _, err := d.call(ctx, request{op: "bulk_write", object: s.schema.Object, method: http.MethodPatch, path: jobPath,
 		body: map[string]string{"state": "UploadComplete"}}, &job); err != nil {
 		return err
 	}
+	uploaded = true
 	if err := d.waitJob(ctx, "bulk_write", s.schema.Object, jobPath, &job); err != nil {
 		return err
 	}
@@ -268,12 +328,28 @@ func (d *Driver) waitJob(ctx context.Context, op, object, path string, job *bulk
 	}
 }
 
+// abortJob sets a job that never reached UploadComplete to Aborted, so
+// that Salesforce stops waiting for its data and lets it be deleted; a
+// failure is logged at debug level, not returned, since the write has
+// already failed for a reason of its own.
+func (d *Driver) abortJob(ctx context.Context, object, path string) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
+	if _, err := d.call(ctx, request{op: "bulk_abort_job", object: object, method: http.MethodPatch, path: path,
+		body: map[string]string{"state": "Aborted"}}, nil); err != nil {
+		d.logger.DebugContext(ctx, "salesforce: could not abort a failed bulk job", "object", object, "job", path, "error", err)
+	}
+}
+
 // deleteJob removes a finished job, so that the org's job list stays
-// short; a failure is not the caller's concern.
+// short; a failure is not the caller's concern, but is logged at debug
+// level.
 func (d *Driver) deleteJob(ctx context.Context, object, path string) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 	defer cancel()
-	_, _ = d.call(ctx, request{op: "bulk_delete_job", object: object, method: http.MethodDelete, path: path}, nil)
+	if _, err := d.call(ctx, request{op: "bulk_delete_job", object: object, method: http.MethodDelete, path: path}, nil); err != nil {
+		d.logger.DebugContext(ctx, "salesforce: could not delete a bulk job", "object", object, "job", path, "error", err)
+	}
 }
 
 // bulkCursorRE is the shape of a bulk query cursor: "bulk:<job id>:<locator>".
@@ -293,12 +369,13 @@ func (d *Driver) BulkQuery(ctx context.Context, req crm.QueryRequest) (*crm.Page
 	if err := q.Validate(); err != nil {
 		return nil, err
 	}
-	var s *sfSchema
-	if q.Object != "" {
-		var err error
-		if s, err = d.describe(ctx, q.Object); err != nil {
-			return nil, err
-		}
+	if q.Object == "" {
+		return nil, &crm.Error{Kind: crm.KindInvalidRequest, CRM: Name, Operation: "bulk_query",
+			Message: "a native bulk query needs Query.Object, to read its CSV by the object's describe: name the object the query reads"}
+	}
+	s, err := d.describe(ctx, q.Object)
+	if err != nil {
+		return nil, err
 	}
 	object := q.Object
 	var jobID, locator string
@@ -332,6 +409,7 @@ func (d *Driver) BulkQuery(ctx context.Context, req crm.QueryRequest) (*crm.Page
 			return nil, err
 		}
 		if job.State != "JobComplete" {
+			d.deleteJob(ctx, object, path)
 			return nil, jobFailed(object, &job)
 		}
 		jobID, total = job.ID, job.NumberRecordsProcessed
@@ -355,10 +433,6 @@ func (d *Driver) BulkQuery(ctx context.Context, req crm.QueryRequest) (*crm.Page
 	}
 	page := &crm.Page{Total: total}
 	if len(rows) > 0 {
-		if s == nil {
-			return nil, &crm.Error{Kind: crm.KindInvalidRequest, CRM: Name, Operation: "bulk_query",
-				Message: "a native bulk query needs Query.Object, to read its CSV by the object's describe"}
-		}
 		header := rows[0]
 		for _, row := range rows[1:] {
 			rec, err := recordFromCSV(s, header, row)
@@ -368,9 +442,18 @@ func (d *Driver) BulkQuery(ctx context.Context, req crm.QueryRequest) (*crm.Page
 			page.Records = append(page.Records, rec)
 		}
 	}
-	if next := resp.Header.Get("Sforce-Locator"); next != "" && next != "null" {
-		page.NextCursor = "bulk:" + jobID + ":" + next
+	next := resp.Header.Get("Sforce-Locator")
+	if next == "" || next == "null" {
+		// The last page: the job has nothing more to give.
+		d.deleteJob(ctx, object, "/jobs/query/"+url.PathEscape(jobID))
+		return page, nil
 	}
+	cursor := "bulk:" + jobID + ":" + next
+	if !bulkCursorRE.MatchString(cursor) {
+		return nil, &crm.Error{Kind: crm.KindInvalidRequest, CRM: Name, Operation: "bulk_query", Object: object,
+			Message: fmt.Sprintf("Salesforce sent the Sforce-Locator %.40q, which is not a locator crmkit can carry in a cursor", next)}
+	}
+	page.NextCursor = cursor
 	return page, nil
 }
 

@@ -155,6 +155,9 @@ func (d *Driver) Changes(ctx context.Context, req crm.ChangesRequest) (*crm.Chan
 	r := request{op: "changes", object: s.schema.Object, method: http.MethodGet, path: "/queryAll",
 		query:  url.Values{"q": {soql}},
 		header: http.Header{"Sforce-Query-Options": {"batchSize=" + strconv.Itoa(pageSize(limit))}}}
+	if err := d.checkURI("changes", s.schema.Object, r, "narrow ChangesRequest.Fields to the fields the sync needs"); err != nil {
+		return nil, err
+	}
 	for {
 		var qp queryPage
 		if _, err := d.call(ctx, r, &qp); err != nil {

@@ -69,7 +69,8 @@
 //
 // Above the bulk threshold (WithBulkThreshold; 2,000 writes by default, as
 // Salesforce advises) the crm.Client hands writes to BulkWrite instead:
-// one Bulk API 2.0 ingest job per operation, a CSV upload, polling with
+// one Bulk API 2.0 ingest job per operation (split so that no upload
+// passes 100 MB), a CSV upload, polling with
 // backoff, and the job's successful, failed and unprocessed results mapped
 // back to one result per write, in order. BulkQuery runs a query as a bulk
 // query job and pages through its CSV results.

@@ -73,6 +73,8 @@ type Driver struct {
 	now       func() time.Time
 	bulkAbove int
 	bulkPoll  time.Duration
+	maxUpload int          // the most CSV bytes sent to one ingest job
+	logger    *slog.Logger // never nil: discards when WithLogger was not given
 
 	verMu sync.Mutex
 	verOK bool
@@ -253,8 +255,14 @@ func New(opts ...Option) (*Driver, error) {
 	if err != nil {
 		return nil, fmt.Errorf("salesforce: %w", err)
 	}
+	logger := o.logger
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
 	return &Driver{
 		hc:        hc,
+		logger:    logger,
+		maxUpload: bulkUploadLimit,
 		base:      base,
 		version:   version,
 		callOpts:  "client=" + appName(o.appName),

@@ -65,9 +65,26 @@ func isRecordID(id string) bool {
 	return true
 }
 
+// badAnswer reports an answer that does not decode by the object's
+// describe. Sending the same request again would get the same answer, so
+// the error is KindInvalidRequest, not retryable; the cached describe is
+// dropped, so that a later call reads the object's current schema.
 func (d *Driver) badAnswer(op, object string, err error) error {
-	return &crm.Error{Kind: crm.KindUnavailable, CRM: Name, Operation: op, Object: object,
-		Message: "the answer does not match the object's describe; the schema may have changed: " + err.Error()}
+	if object != "" {
+		d.ForgetSchema(object)
+	}
+	return &crm.Error{Kind: crm.KindInvalidRequest, CRM: Name, Operation: op, Object: object,
+		Message: "the answer does not match the object's describe (the schema may have changed; the cached describe is dropped, so a new call reads it again): " + err.Error()}
+}
+
+// checkURI refuses a request whose URI would be longer than the maxURI
+// bytes Salesforce takes, before it is sent; fix says how to shorten it.
+func (d *Driver) checkURI(op, object string, r request, fix string) error {
+	if n := len(d.base) + len("/services/data/v") + len(d.version) + len(r.path) + 1 + len(r.query.Encode()); n > maxURI {
+		return &crm.Error{Kind: crm.KindInvalidRequest, CRM: Name, Operation: op, Object: object,
+			Message: fmt.Sprintf("the query's URI would be %d bytes, more than the %d Salesforce takes: %s", n, maxURI, fix)}
+	}
+	return nil
 }
 
 // queryPage is one page of a query answer.
@@ -136,9 +153,8 @@ func (d *Driver) Query(ctx context.Context, req crm.QueryRequest) (*crm.Page, er
 		if q.IncludeDeleted {
 			r.path = "/queryAll"
 		}
-		if n := len(d.base) + len("/services/data/v") + len(d.version) + len(r.path) + 1 + len(r.query.Encode()); n > maxURI {
-			return nil, &crm.Error{Kind: crm.KindInvalidRequest, CRM: Name, Operation: "query", Object: q.Object,
-				Message: fmt.Sprintf("the query's URI would be %d bytes, more than the %d Salesforce takes: select fewer fields or split a long In list", n, maxURI)}
+		if err := d.checkURI("query", q.Object, r, "select fewer fields or split a long In list"); err != nil {
+			return nil, err
 		}
 	}
 	var page queryPage
@@ -148,9 +164,11 @@ func (d *Driver) Query(ctx context.Context, req crm.QueryRequest) (*crm.Page, er
 	out := &crm.Page{Total: page.TotalSize, Records: make([]*crm.Record, 0, len(page.Records))}
 	for _, raw := range page.Records {
 		rs := s
-		if rs == nil {
+		if rs == nil || q.Native != "" {
+			// A native query may read another object than Query.Object
+			// names (or a relationship's): each record says its own.
 			var err error
-			if rs, err = d.recordSchema(ctx, raw); err != nil {
+			if rs, err = d.recordSchema(ctx, raw, s); err != nil {
 				return nil, err
 			}
 		}
@@ -170,14 +188,19 @@ func (d *Driver) Query(ctx context.Context, req crm.QueryRequest) (*crm.Page, er
 	return out, nil
 }
 
-// recordSchema describes the object a record of a native query belongs to.
-func (d *Driver) recordSchema(ctx context.Context, raw json.RawMessage) (*sfSchema, error) {
+// recordSchema describes the object a record of a native query belongs to,
+// by its attributes.type; a record without one (an aggregate row) is read
+// by fallback, the describe of Query.Object, when there is one.
+func (d *Driver) recordSchema(ctx context.Context, raw json.RawMessage, fallback *sfSchema) (*sfSchema, error) {
 	var head struct {
 		Attributes struct {
 			Type string `json:"type"`
 		} `json:"attributes"`
 	}
 	if err := json.Unmarshal(raw, &head); err != nil || head.Attributes.Type == "" {
+		if fallback != nil {
+			return fallback, nil
+		}
 		return nil, &crm.Error{Kind: crm.KindUnsupported, CRM: Name, Operation: "query",
 			Message: "a record of the native query has no attributes.type (an aggregate query?): crmkit reads records of one object"}
 	}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"regexp"
 	"slices"
 	"strings"
 	"time"
@@ -110,9 +111,8 @@ func (d *Driver) ForgetSchema(object string) {
 }
 
 func (d *Driver) describe(ctx context.Context, object string) (*sfSchema, error) {
-	if object == "" || strings.ContainsAny(object, "/?#%") {
-		return nil, &crm.Error{Kind: crm.KindInvalidRequest, CRM: Name, Operation: "describe", Object: object,
-			Message: "the object name is empty or not an sObject name: give an API name such as \"Contact\" or \"Invoice__c\""}
+	if err := checkObjectName("describe", object); err != nil {
+		return nil, err
 	}
 	key := strings.ToLower(object)
 	d.schemaMu.Lock()
@@ -126,11 +126,29 @@ func (d *Driver) describe(ctx context.Context, object string) (*sfSchema, error)
 		path: "/sobjects/" + url.PathEscape(object) + "/describe"}, &res); err != nil {
 		return nil, err
 	}
+	if !objectNameRE.MatchString(res.Name) {
+		return nil, d.badAnswer("describe", object, fmt.Errorf("the describe names the object %q, which is not an sObject API name", res.Name))
+	}
 	s := buildSchema(&res)
 	d.schemaMu.Lock()
 	d.schemas[key] = cachedSchema{s: s, at: d.now()}
 	d.schemaMu.Unlock()
 	return s, nil
+}
+
+// objectNameRE is the shape of an sObject API name ("Contact",
+// "Invoice__c", "ns__Thing__c"). Only names of this shape go into a URL
+// path, so that no name can climb out of /sobjects/ ("..") or reach
+// another resource.
+var objectNameRE = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_]*$`)
+
+// checkObjectName rejects an object name that is not an sObject API name.
+func checkObjectName(op, object string) error {
+	if objectNameRE.MatchString(object) {
+		return nil
+	}
+	return &crm.Error{Kind: crm.KindInvalidRequest, CRM: Name, Operation: op, Object: object,
+		Message: fmt.Sprintf("the object name %q is not an sObject API name: it must start with a letter and hold only letters, digits and underscores, such as \"Contact\" or \"Invoice__c\"", object)}
 }
 
 func buildSchema(res *describeResult) *sfSchema {

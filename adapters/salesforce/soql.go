@@ -135,6 +135,9 @@ func (c *compiler) where(f crm.Filter) (string, error) {
 			if !ok || fd.Type.Value() != crm.ValueString {
 				return "", c.fail(crm.KindValidation, fd.Name, "Contains needs a text field and a string; %s is %s", fd.Name, fd.sfType)
 			}
+			if len([]rune(s)) > maxLiteral {
+				return "", c.fail(crm.KindValidation, fd.Name, "the Contains value for %s is longer than the %d characters SOQL takes in a literal: shorten it", fd.Name, maxLiteral)
+			}
 			return fd.Name + " LIKE '%" + escapeLike(s) + "%'", nil
 		}
 		ops := map[crm.Operator]string{crm.OpEq: "=", crm.OpNe: "!=", crm.OpGt: ">", crm.OpGe: ">=", crm.OpLt: "<", crm.OpLe: "<="}
