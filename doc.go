@@ -10,9 +10,13 @@
 //   - crm/crmtest: the conformance suite every adapter must pass.
 //   - crm/retry and crm/ratelimit: the retry policy and the quota-aware rate
 //     limiter that every adapter's HTTP transport uses.
-//   - adapters: the CRM adapters and their emulators.
-//   - mapping, syncengine, auth: field mapping, bidirectional sync and OAuth
-//     flows (see each package's documentation for its state).
+//   - adapters/salesforce, adapters/hubspot, adapters/dynamics: the drivers,
+//     each with an emulator (salesforcetest, hubspottest, dynamicstest) that
+//     runs inside a test or as a server (go run ./cmd/crmkit emulate ...).
+//   - mapping: field maps, conversions and protection of personal data.
+//   - auth: OAuth 2.0 token sources for each CRM, refresh and rotation, and
+//     the TLS policy.
+//   - syncengine: bidirectional sync (not built yet).
 //
 // Run `go run ./examples/quickstart` for a tour in one program.
 package crmkit
