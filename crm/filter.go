@@ -25,13 +25,13 @@ type Operator string
 
 // The comparison operators.
 const (
-	OpEq       Operator = "="
-	OpNe       Operator = "!="
-	OpGt       Operator = ">"
-	OpGe       Operator = ">="
-	OpLt       Operator = "<"
-	OpLe       Operator = "<="
-	OpContains Operator = "contains" // substring, case-insensitive where the CRM allows
+	CmpEq       Operator = "="
+	CmpNe       Operator = "!="
+	CmpGt       Operator = ">"
+	CmpGe       Operator = ">="
+	CmpLt       Operator = "<"
+	CmpLe       Operator = "<="
+	CmpContains Operator = "contains" // substring, case-insensitive where the CRM allows
 )
 
 // Compare is a comparison of one field against one literal value.
@@ -77,26 +77,26 @@ func (*OrFilter) isFilter()            {}
 func (*NotFilter) isFilter()           {}
 
 // Eq matches field = value.
-func Eq(field string, value any) Filter { return &Compare{Field: field, Op: OpEq, Value: value} }
+func Eq(field string, value any) Filter { return &Compare{Field: field, Op: CmpEq, Value: value} }
 
 // Ne matches field != value.
-func Ne(field string, value any) Filter { return &Compare{Field: field, Op: OpNe, Value: value} }
+func Ne(field string, value any) Filter { return &Compare{Field: field, Op: CmpNe, Value: value} }
 
 // Gt matches field > value.
-func Gt(field string, value any) Filter { return &Compare{Field: field, Op: OpGt, Value: value} }
+func Gt(field string, value any) Filter { return &Compare{Field: field, Op: CmpGt, Value: value} }
 
 // Ge matches field >= value.
-func Ge(field string, value any) Filter { return &Compare{Field: field, Op: OpGe, Value: value} }
+func Ge(field string, value any) Filter { return &Compare{Field: field, Op: CmpGe, Value: value} }
 
 // Lt matches field < value.
-func Lt(field string, value any) Filter { return &Compare{Field: field, Op: OpLt, Value: value} }
+func Lt(field string, value any) Filter { return &Compare{Field: field, Op: CmpLt, Value: value} }
 
 // Le matches field <= value.
-func Le(field string, value any) Filter { return &Compare{Field: field, Op: OpLe, Value: value} }
+func Le(field string, value any) Filter { return &Compare{Field: field, Op: CmpLe, Value: value} }
 
 // Contains matches text fields that contain substr.
 func Contains(field string, substr string) Filter {
-	return &Compare{Field: field, Op: OpContains, Value: substr}
+	return &Compare{Field: field, Op: CmpContains, Value: substr}
 }
 
 // In matches field equal to any of values.
@@ -273,7 +273,7 @@ func (q *Query) Validate() error {
 			if x.Value == nil {
 				return &Error{Kind: KindInvalidRequest, Operation: "query", Object: q.Object, Fields: []string{x.Field}, Message: fmt.Sprintf("filter %s %s compares with nil: use IsNull(%q) or NotNull(%q)", x.Field, x.Op, x.Field, x.Field)}
 			}
-			if x.Op == OpContains {
+			if x.Op == CmpContains {
 				if _, ok := x.Value.(string); !ok {
 					return &Error{Kind: KindInvalidRequest, Operation: "query", Object: q.Object, Fields: []string{x.Field}, Message: "Contains needs a string value"}
 				}

@@ -36,7 +36,7 @@ func TestQueryValidate(t *testing.T) {
 		{Object: "Contact", Limit: -1},
 		{Object: "Contact", Where: Eq("Email", nil)},
 		{Object: "Contact", Where: And(In("Status"))},
-		{Object: "Contact", Where: &Compare{Field: "Name", Op: OpContains, Value: 3}},
+		{Object: "Contact", Where: &Compare{Field: "Name", Op: CmpContains, Value: 3}},
 		{Object: "Contact", Where: Or()},
 		{Object: "Contact", Where: Or(nil, nil)},
 		{Object: "Contact", Where: &AndFilter{}},

@@ -361,7 +361,7 @@ func compileFilter(t *table, f crm.Filter) (string, error) {
 		if x.Value == nil {
 			return "", bad(x.Field, "filter %s %s compares with nil: use crm.IsNull or crm.NotNull", x.Field, x.Op)
 		}
-		if x.Op == crm.OpContains {
+		if x.Op == crm.CmpContains {
 			s, ok := x.Value.(string)
 			if !ok {
 				return "", bad(x.Field, "Contains on %s needs a string", x.Field)
@@ -379,7 +379,7 @@ func compileFilter(t *table, f crm.Filter) (string, error) {
 			}
 			return "contains(" + n + "," + literalOf(likeEscape(s)) + ")", nil
 		}
-		op, ok := map[crm.Operator]string{crm.OpEq: "eq", crm.OpNe: "ne", crm.OpGt: "gt", crm.OpGe: "ge", crm.OpLt: "lt", crm.OpLe: "le"}[x.Op]
+		op, ok := map[crm.Operator]string{crm.CmpEq: "eq", crm.CmpNe: "ne", crm.CmpGt: "gt", crm.CmpGe: "ge", crm.CmpLt: "lt", crm.CmpLe: "le"}[x.Op]
 		if !ok {
 			return "", &crm.Error{Kind: crm.KindUnsupported, CRM: Name, Operation: "query", Object: t.logical, Message: fmt.Sprintf("operator %q is not one of crm's operators", x.Op)}
 		}

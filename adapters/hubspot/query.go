@@ -656,12 +656,12 @@ func compile(s *crm.Schema, f crm.Filter, neg bool) ([][]filter, error) {
 }
 
 var negated = map[crm.Operator][2]string{
-	crm.OpEq: {"EQ", "NEQ"},
-	crm.OpNe: {"NEQ", "EQ"},
-	crm.OpGt: {"GT", "LTE"},
-	crm.OpGe: {"GTE", "LT"},
-	crm.OpLt: {"LT", "GTE"},
-	crm.OpLe: {"LTE", "GT"},
+	crm.CmpEq: {"EQ", "NEQ"},
+	crm.CmpNe: {"NEQ", "EQ"},
+	crm.CmpGt: {"GT", "LTE"},
+	crm.CmpGe: {"GTE", "LT"},
+	crm.CmpLt: {"LT", "GTE"},
+	crm.CmpLe: {"LTE", "GT"},
 }
 
 func compileCompare(s *crm.Schema, c *crm.Compare, neg bool) (filter, error) {
@@ -669,7 +669,7 @@ func compileCompare(s *crm.Schema, c *crm.Compare, neg bool) (filter, error) {
 	if err != nil {
 		return filter{}, err
 	}
-	if c.Op == crm.OpContains {
+	if c.Op == crm.CmpContains {
 		sub, _ := c.Value.(string)
 		if sub == "" || hasSpace(sub) || strings.Contains(sub, "*") {
 			return filter{}, &crm.Error{Kind: crm.KindUnsupported, CRM: Name, Operation: "query", Object: s.Object, Fields: []string{fd.Name},
@@ -690,7 +690,7 @@ func compileCompare(s *crm.Schema, c *crm.Compare, neg bool) (filter, error) {
 		return filter{}, &crm.Error{Kind: crm.KindUnsupported, CRM: Name, Operation: "query", Object: s.Object, Fields: []string{fd.Name},
 			Message: fmt.Sprintf("operator %q is not one of crm's operators", c.Op)}
 	}
-	if c.Op != crm.OpEq && c.Op != crm.OpNe && (fd.Type.Value() == crm.ValueBool || fd.Type.Value() == crm.ValueStrings) {
+	if c.Op != crm.CmpEq && c.Op != crm.CmpNe && (fd.Type.Value() == crm.ValueBool || fd.Type.Value() == crm.ValueStrings) {
 		return filter{}, &crm.Error{Kind: crm.KindValidation, CRM: Name, Operation: "query", Object: s.Object, Fields: []string{fd.Name},
 			Message: fmt.Sprintf("%s.%s is %s, which has no order: use Eq or In", s.Object, fd.Name, fd.Type)}
 	}

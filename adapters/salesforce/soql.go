@@ -130,7 +130,7 @@ func (c *compiler) where(f crm.Filter) (string, error) {
 		if err != nil {
 			return "", err
 		}
-		if x.Op == crm.OpContains {
+		if x.Op == crm.CmpContains {
 			s, ok := x.Value.(string)
 			if !ok || fd.Type.Value() != crm.ValueString {
 				return "", c.fail(crm.KindValidation, fd.Name, "Contains needs a text field and a string; %s is %s", fd.Name, fd.sfType)
@@ -140,7 +140,7 @@ func (c *compiler) where(f crm.Filter) (string, error) {
 			}
 			return fd.Name + " LIKE '%" + escapeLike(s) + "%'", nil
 		}
-		ops := map[crm.Operator]string{crm.OpEq: "=", crm.OpNe: "!=", crm.OpGt: ">", crm.OpGe: ">=", crm.OpLt: "<", crm.OpLe: "<="}
+		ops := map[crm.Operator]string{crm.CmpEq: "=", crm.CmpNe: "!=", crm.CmpGt: ">", crm.CmpGe: ">=", crm.CmpLt: "<", crm.CmpLe: "<="}
 		op, ok := ops[x.Op]
 		if !ok {
 			return "", c.fail(crm.KindUnsupported, fd.Name, "operator %q is not one of crm's operators", x.Op)

@@ -524,7 +524,7 @@ func (t *table) compileCompare(c *crm.Compare) (predicate, error) {
 			Message: fmt.Sprintf("filter %s %s: %s", name, c.Op, why)}
 	}
 	switch c.Op {
-	case crm.OpContains:
+	case crm.CmpContains:
 		if fd.Type.Value() != crm.ValueString {
 			return nil, badOp(fmt.Sprintf("Contains works on text fields, and %s is %s", name, fd.Type))
 		}
@@ -537,14 +537,14 @@ func (t *table) compileCompare(c *crm.Compare) (predicate, error) {
 			v, ok := r.fields[name].(string)
 			return ok && strings.Contains(strings.ToLower(v), sub)
 		}, nil
-	case crm.OpEq, crm.OpNe:
+	case crm.CmpEq, crm.CmpNe:
 		lit, err := t.literal(fd, string(c.Op), c.Value)
 		if err != nil {
 			return nil, err
 		}
-		want := c.Op == crm.OpEq
+		want := c.Op == crm.CmpEq
 		return func(r *row) bool { return SameValue(r.fields[name], lit) == want }, nil
-	case crm.OpGt, crm.OpGe, crm.OpLt, crm.OpLe:
+	case crm.CmpGt, crm.CmpGe, crm.CmpLt, crm.CmpLe:
 		switch fd.Type.Value() {
 		case crm.ValueBool, crm.ValueStrings:
 			return nil, badOp(fmt.Sprintf("%s is %s, which has no order: use Eq or In", name, fd.Type))
@@ -561,11 +561,11 @@ func (t *table) compileCompare(c *crm.Compare) (predicate, error) {
 			}
 			c := Compare(v, lit)
 			switch op {
-			case crm.OpGt:
+			case crm.CmpGt:
 				return c > 0
-			case crm.OpGe:
+			case crm.CmpGe:
 				return c >= 0
-			case crm.OpLt:
+			case crm.CmpLt:
 				return c < 0
 			}
 			return c <= 0

@@ -81,7 +81,7 @@ func toFilter(t *etable, x expr) (crm.Filter, *apiError) {
 		if a.Type == Boolean && x.op != "eq" && x.op != "ne" {
 			return nil, errQuery(fmt.Sprintf("The operator '%s' cannot be applied to the Boolean column '%s'.", x.op, x.prop))
 		}
-		op := map[string]crm.Operator{"eq": crm.OpEq, "ne": crm.OpNe, "gt": crm.OpGt, "ge": crm.OpGe, "lt": crm.OpLt, "le": crm.OpLe}[x.op]
+		op := map[string]crm.Operator{"eq": crm.CmpEq, "ne": crm.CmpNe, "gt": crm.CmpGt, "ge": crm.CmpGe, "lt": crm.CmpLt, "le": crm.CmpLe}[x.op]
 		return &crm.Compare{Field: a.LogicalName, Op: op, Value: v}, nil
 	}
 	return nil, errQuery("The $filter expression is not supported.")

@@ -318,7 +318,7 @@ func (s *Server) compileCmp(q *soqlQuery, o *object, x cmpNode) (cond, *failure)
 		}
 		return cond{filter: fl}, nil
 	}
-	ops := map[string]crm.Operator{"=": crm.OpEq, "!=": crm.OpNe, "<": crm.OpLt, "<=": crm.OpLe, ">": crm.OpGt, ">=": crm.OpGe}
+	ops := map[string]crm.Operator{"=": crm.CmpEq, "!=": crm.CmpNe, "<": crm.CmpLt, "<=": crm.CmpLe, ">": crm.CmpGt, ">=": crm.CmpGe}
 	return cond{filter: &crm.Compare{Field: f.Name, Op: ops[x.op], Value: v}}, nil
 }
 
@@ -477,11 +477,11 @@ func evalFilter(f crm.Filter, r *memstore.Record) bool {
 	case *crm.Compare:
 		v := r.Fields[x.Field]
 		switch x.Op {
-		case crm.OpEq:
+		case crm.CmpEq:
 			return memstore.SameValue(v, x.Value)
-		case crm.OpNe:
+		case crm.CmpNe:
 			return !memstore.SameValue(v, x.Value)
-		case crm.OpContains:
+		case crm.CmpContains:
 			s, ok := v.(string)
 			sub, _ := x.Value.(string)
 			return ok && strings.Contains(strings.ToLower(s), strings.ToLower(sub))
@@ -491,11 +491,11 @@ func evalFilter(f crm.Filter, r *memstore.Record) bool {
 		}
 		c := memstore.Compare(v, x.Value)
 		switch x.Op {
-		case crm.OpGt:
+		case crm.CmpGt:
 			return c > 0
-		case crm.OpGe:
+		case crm.CmpGe:
 			return c >= 0
-		case crm.OpLt:
+		case crm.CmpLt:
 			return c < 0
 		}
 		return c <= 0
