@@ -79,8 +79,15 @@
 //
 // Changes reads creates, updates and deletes by SystemModstamp through
 // queryAll, with a lookback window (WithLookback) that catches rows whose
-// transaction committed after later rows were read. Its cursor is
-// self-contained and survives restarts.
+// transaction committed after later rows were read. The window is read
+// once per drain (the first call after a page without More, and again if a
+// long drain moves half a window past its last read); the other calls page
+// forward from the stamp of the last row read, so draining N changes costs
+// about N/PageSize calls. Its cursor is self-contained and survives
+// restarts: it remembers up to 10,000 rows delivered inside the window (about
+// 12 bytes each) so that a window read skips them. Beyond that the oldest
+// are forgotten and may be delivered again: the feed is at least once, and
+// a consumer should apply changes idempotently.
 //
 // # Limits and errors
 //
