@@ -16,41 +16,18 @@ import (
 // process, and reports records a second and the API calls each 10,000 took
 // (the floor is 50: 200 a call). BenchmarkUpsert10000Bulk does the same
 // through a Bulk API 2.0 ingest job.
-func BenchmarkUpsert10000(b *testing.B) {
-	const n = 10000
-	srv := salesforcetest.New(b, contactFields, salesforcetest.WithDailyLimit(0))
-	d := newDriver(b, srv)
-	c, err := crm.NewClient(d)
-	if err != nil {
-		b.Fatal(err)
-	}
-	if _, err := d.Describe(b.Context(), "Contact"); err != nil {
-		b.Fatal(err)
-	}
-	ws := make([]crm.Write, n)
-	round := 0
-	srv.ResetLog()
-	b.ReportAllocs()
-	for b.Loop() {
-		round++
-		for i := range ws {
-			ws[i] = crm.Write{Op: crm.OpUpsert, ExternalField: "External_Id__c", ExternalValue: fmt.Sprintf("B-%d", i),
-				Fields: crm.Fields{"LastName": fmt.Sprintf("Bench %d/%d", i, round), "Score__c": crm.NewDecimal(int64(i), 2)}}
-		}
-		rs, err := c.Write(b.Context(), "Contact", ws, crm.WithBulk(crm.BulkNever))
-		if err != nil || rs.Err() != nil {
-			b.Fatal(err, rs.Err())
-		}
-	}
-	b.ReportMetric(float64(n*round)/b.Elapsed().Seconds(), "records/s")
-	b.ReportMetric(float64(srv.Total())/float64(round), "calls/op")
-	b.Logf("rounds %d counts %v", round, srv.Counts())
-}
+func BenchmarkUpsert10000(b *testing.B) { benchmarkUpsert(b, crm.BulkNever) }
 
 func BenchmarkUpsert10000Bulk(b *testing.B) {
+	benchmarkUpsert(b, crm.BulkAlways, salesforce.WithBulkPollInterval(time.Millisecond))
+}
+
+// benchmarkUpsert upserts 10,000 contacts a round through the Client, with
+// the bulk API or without, and reports records a second and calls a round.
+func benchmarkUpsert(b *testing.B, bulk crm.BulkMode, opts ...salesforce.Option) {
 	const n = 10000
 	srv := salesforcetest.New(b, contactFields, salesforcetest.WithDailyLimit(0))
-	d := newDriver(b, srv, salesforce.WithBulkPollInterval(time.Millisecond))
+	d := newDriver(b, srv, opts...)
 	c, err := crm.NewClient(d)
 	if err != nil {
 		b.Fatal(err)
@@ -68,7 +45,7 @@ func BenchmarkUpsert10000Bulk(b *testing.B) {
 			ws[i] = crm.Write{Op: crm.OpUpsert, ExternalField: "External_Id__c", ExternalValue: fmt.Sprintf("B-%d", i),
 				Fields: crm.Fields{"LastName": fmt.Sprintf("Bench %d/%d", i, round), "Score__c": crm.NewDecimal(int64(i), 2)}}
 		}
-		rs, err := c.Write(b.Context(), "Contact", ws, crm.WithBulk(crm.BulkAlways))
+		rs, err := c.Write(b.Context(), "Contact", ws, crm.WithBulk(bulk))
 		if err != nil || rs.Err() != nil {
 			b.Fatal(err, rs.Err())
 		}
