@@ -63,9 +63,15 @@ func selectList(t *table, fields []string) (string, error) {
 		if err != nil {
 			return "", err
 		}
-		if n != t.pk {
+		if n != t.pk && !slices.Contains(names, n) {
 			names = append(names, n)
 		}
+	}
+	// Record.ModifiedAt comes from modifiedon: without it a named-field read
+	// would report no modification time, and "newest wins" could not tell
+	// which side changed last.
+	if t.col("modifiedon") != nil && !slices.Contains(names, "modifiedon") {
+		names = append(names, "modifiedon")
 	}
 	return strings.Join(names, ","), nil
 }

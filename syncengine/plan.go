@@ -1,0 +1,573 @@
+package syncengine
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/crmkit/crmkit/crm"
+	"github.com/crmkit/crmkit/syncengine/conflict"
+)
+
+// pair is one record's changes in a planning window: what each side
+// reported (nil: no change seen), and the link between them, if any.
+type pair struct {
+	app, crm *Record
+	link     *Link
+	// force re-sends the source side's state even though it matches what
+	// the link remembers (a replay of a dead letter).
+	force Side
+	// resolver overrides the pairing's (a release of a parked conflict).
+	resolver conflict.Resolver
+}
+
+// plan collects what one planning step will commit.
+type plan struct {
+	cs       Changeset
+	appLinks map[string]*Link // links written in this step, by app id
+	parkedA  map[string]bool
+	parkedC  map[string]bool
+}
+
+func (p *plan) link(l *Link) {
+	p.cs.Links = append(p.cs.Links, l)
+	p.appLinks[l.AppID] = l
+}
+
+// planStep reads one window of changes from both sides, decides what to
+// write, and commits the outbox entries with the new cursors in one
+// changeset. It reports whether either feed has more.
+func (r *run) planStep(ctx context.Context) (bool, error) {
+	e := r.e
+	ctx, span := e.tracer.Start(ctx, "syncengine.plan")
+	defer span.End()
+
+	var (
+		appRecs, crmRecs []*Record
+		more             bool
+		cursors          = map[Side]string{}
+	)
+	read := func(side Side, ep Endpoint) ([]*Record, error) {
+		cur, err := e.store.Cursor(ctx, e.name, side)
+		if err != nil {
+			return nil, err
+		}
+		start := cur
+		var recs []*Record
+		for len(recs) < e.window {
+			page, err := ep.Changes(ctx, cur)
+			r.rep.Calls.add(side, 1)
+			if err != nil {
+				return nil, fmt.Errorf("syncengine: reading %s changes: %w", side, err)
+			}
+			recs = append(recs, page.Records...)
+			if page.Cursor != "" {
+				cur = page.Cursor
+			}
+			if !page.More {
+				break
+			}
+			if len(recs) >= e.window {
+				more = true
+			}
+		}
+		if cur != start {
+			cursors[side] = cur
+		}
+		r.rep.Read.add(side, len(recs))
+		return recs, nil
+	}
+	var err error
+	if e.p.Direction != CRMToApp {
+		if appRecs, err = read(App, e.p.App); err != nil {
+			return false, err
+		}
+	}
+	if e.p.Direction != AppToCRM {
+		if crmRecs, err = read(CRM, e.p.CRM); err != nil {
+			return false, err
+		}
+	}
+	if len(appRecs) == 0 && len(crmRecs) == 0 && len(cursors) == 0 {
+		return false, nil
+	}
+
+	p := &plan{appLinks: map[string]*Link{}}
+	p.cs.Cursors = cursors
+	if err := r.loadParked(ctx, p); err != nil {
+		return false, err
+	}
+	pairs, err := r.pairUp(ctx, p, latest(appRecs), latest(crmRecs))
+	if err != nil {
+		return false, err
+	}
+	for _, pr := range pairs {
+		if err := r.reconcile(ctx, p, pr); err != nil {
+			return false, err
+		}
+	}
+	if err := e.store.Commit(ctx, e.name, &p.cs); err != nil {
+		return false, err
+	}
+	return more, nil
+}
+
+func (r *run) loadParked(ctx context.Context, p *plan) error {
+	parked, err := r.e.store.Parked(ctx, r.e.name)
+	if err != nil {
+		return err
+	}
+	p.parkedA, p.parkedC = map[string]bool{}, map[string]bool{}
+	for _, c := range parked {
+		if c.AppID != "" {
+			p.parkedA[c.AppID] = true
+		}
+		if c.CRMID != "" {
+			p.parkedC[c.CRMID] = true
+		}
+	}
+	return nil
+}
+
+// latest keeps each record's last reported state, in feed order.
+func latest(recs []*Record) []*Record {
+	idx := make(map[string]int, len(recs))
+	out := make([]*Record, 0, len(recs))
+	for _, rec := range recs {
+		if i, ok := idx[rec.ID]; ok {
+			out[i] = rec
+			continue
+		}
+		idx[rec.ID] = len(out)
+		out = append(out, rec)
+	}
+	return out
+}
+
+func ids(recs []*Record) []string {
+	out := make([]string, len(recs))
+	for i, r := range recs {
+		out[i] = r.ID
+	}
+	return out
+}
+
+// pairUp joins the two sides' changes through links, then matches the
+// records seen for the first time: by sync key, by natural key, and by the
+// host's function.
+func (r *run) pairUp(ctx context.Context, p *plan, appRecs, crmRecs []*Record) ([]*pair, error) {
+	e := r.e
+	appLinks, err := e.store.Links(ctx, e.name, App, ids(appRecs))
+	if err != nil {
+		return nil, err
+	}
+	crmLinks, err := e.store.Links(ctx, e.name, CRM, ids(crmRecs))
+	if err != nil {
+		return nil, err
+	}
+	crmByID := make(map[string]*Record, len(crmRecs))
+	for _, c := range crmRecs {
+		crmByID[c.ID] = c
+	}
+	appByID := make(map[string]*Record, len(appRecs))
+	for _, a := range appRecs {
+		appByID[a.ID] = a
+	}
+
+	var pairs []*pair
+	used := map[string]bool{} // crm ids paired
+	var newApp, newCRM []*Record
+	for _, a := range appRecs {
+		if l := appLinks[a.ID]; l != nil {
+			c := crmByID[l.CRMID]
+			if c != nil {
+				used[c.ID] = true
+			}
+			pairs = append(pairs, &pair{app: a, crm: c, link: l})
+			continue
+		}
+		newApp = append(newApp, a)
+	}
+	for _, c := range crmRecs {
+		if used[c.ID] {
+			continue
+		}
+		if l := crmLinks[c.ID]; l != nil {
+			pairs = append(pairs, &pair{crm: c, link: l, app: nil})
+			continue
+		}
+		newCRM = append(newCRM, c)
+	}
+	if len(newApp) == 0 && len(newCRM) == 0 {
+		return pairs, nil
+	}
+	m := &matcher{r: r, p: p, newApp: newApp, newCRM: newCRM,
+		appTaken: map[string]bool{}, crmTaken: map[string]bool{}}
+	matched, err := m.match(ctx)
+	if err != nil {
+		return nil, err
+	}
+	pairs = append(pairs, matched...)
+	for _, a := range newApp {
+		if !m.appTaken[a.ID] && !a.Deleted {
+			pairs = append(pairs, &pair{app: a})
+		}
+	}
+	for _, c := range newCRM {
+		if !m.crmTaken[c.ID] && !c.Deleted {
+			pairs = append(pairs, &pair{crm: c})
+		}
+	}
+	return pairs, nil
+}
+
+type matcher struct {
+	r                  *run
+	p                  *plan
+	newApp, newCRM     []*Record
+	appTaken, crmTaken map[string]bool
+}
+
+func (m *matcher) match(ctx context.Context) ([]*pair, error) {
+	e := m.r.e
+	var out []*pair
+	take := func(a, c *Record) {
+		m.appTaken[a.ID], m.crmTaken[c.ID] = true, true
+		m.r.rep.Matched++
+		out = append(out, &pair{app: a, crm: c})
+	}
+	appByID := map[string]*Record{}
+	for _, a := range m.newApp {
+		appByID[a.ID] = a
+	}
+	crmByID := map[string]*Record{}
+	for _, c := range m.newCRM {
+		crmByID[c.ID] = c
+	}
+
+	// 1. The sync key: a record the engine created carries its source's id.
+	var fetchApp, fetchCRM []string
+	for _, c := range m.newCRM {
+		if c.Key == "" || c.Deleted {
+			continue
+		}
+		if a := appByID[c.Key]; a != nil && !m.appTaken[a.ID] {
+			take(a, c)
+		} else if a == nil {
+			fetchApp = append(fetchApp, c.Key)
+		}
+	}
+	for _, a := range m.newApp {
+		if a.Key == "" || a.Deleted || m.appTaken[a.ID] {
+			continue
+		}
+		if c := crmByID[a.Key]; c != nil && !m.crmTaken[c.ID] {
+			take(a, c)
+		} else if c == nil {
+			fetchCRM = append(fetchCRM, a.Key)
+		}
+	}
+	if err := m.byKeyElsewhere(ctx, fetchApp, fetchCRM, take); err != nil {
+		return nil, err
+	}
+
+	// 2. Natural keys, first among the changes in hand, then by Finder.
+	for _, rule := range e.p.Match {
+		if err := m.byNaturalKey(ctx, rule, take); err != nil {
+			return nil, err
+		}
+	}
+
+	// 3. The host's function.
+	if fn := e.p.MatchFunc; fn != nil {
+		for _, a := range m.newApp {
+			if m.appTaken[a.ID] || a.Deleted {
+				continue
+			}
+			id, err := fn(ctx, App, a)
+			if err != nil {
+				return nil, fmt.Errorf("syncengine: MatchFunc for app record %q: %w", a.ID, err)
+			}
+			if id == "" {
+				continue
+			}
+			if c, err := m.counterpart(ctx, CRM, id, crmByID); err != nil {
+				return nil, err
+			} else if c != nil {
+				take(a, c)
+			}
+		}
+		for _, c := range m.newCRM {
+			if m.crmTaken[c.ID] || c.Deleted {
+				continue
+			}
+			id, err := fn(ctx, CRM, c)
+			if err != nil {
+				return nil, fmt.Errorf("syncengine: MatchFunc for CRM record %q: %w", c.ID, err)
+			}
+			if id == "" {
+				continue
+			}
+			if a, err := m.counterpart(ctx, App, id, appByID); err != nil {
+				return nil, err
+			} else if a != nil {
+				take(a, c)
+			}
+		}
+	}
+	return out, nil
+}
+
+// counterpart returns the record id on side if it exists and is not linked
+// to anything yet.
+func (m *matcher) counterpart(ctx context.Context, side Side, id string, inHand map[string]*Record) (*Record, error) {
+	taken := m.appTaken
+	if side == CRM {
+		taken = m.crmTaken
+	}
+	if taken[id] {
+		return nil, nil
+	}
+	if rec := inHand[id]; rec != nil {
+		if rec.Deleted {
+			return nil, nil
+		}
+		return rec, nil
+	}
+	links, err := m.r.e.store.Links(ctx, m.r.e.name, side, []string{id})
+	if err != nil || links[id] != nil {
+		return nil, err
+	}
+	got, err := m.r.get(ctx, side, []string{id})
+	if err != nil {
+		return nil, err
+	}
+	if rec := got[id]; rec != nil && !rec.Deleted {
+		return rec, nil
+	}
+	return nil, nil
+}
+
+func (m *matcher) byKeyElsewhere(ctx context.Context, fetchApp, fetchCRM []string, take func(a, c *Record)) error {
+	for _, side := range []Side{App, CRM} {
+		want := fetchApp
+		if side == CRM {
+			want = fetchCRM
+		}
+		if len(want) == 0 {
+			continue
+		}
+		links, err := m.r.e.store.Links(ctx, m.r.e.name, side, want)
+		if err != nil {
+			return err
+		}
+		var free []string
+		for _, id := range want {
+			if links[id] == nil {
+				free = append(free, id)
+			}
+		}
+		if len(free) == 0 {
+			continue
+		}
+		got, err := m.r.get(ctx, side, free)
+		if err != nil {
+			return err
+		}
+		if side == App {
+			for _, c := range m.newCRM {
+				if a := got[c.Key]; a != nil && !a.Deleted && !m.crmTaken[c.ID] && !m.appTaken[a.ID] && !c.Deleted {
+					take(a, c)
+				}
+			}
+		} else {
+			for _, a := range m.newApp {
+				if c := got[a.Key]; c != nil && !c.Deleted && !m.appTaken[a.ID] && !m.crmTaken[c.ID] && !a.Deleted {
+					take(a, c)
+				}
+			}
+		}
+	}
+	return nil
+}
+
+func naturalKey(v any) (string, bool) {
+	switch x := v.(type) {
+	case nil:
+		return "", false
+	case string:
+		s := strings.ToLower(strings.TrimSpace(x))
+		return s, s != ""
+	}
+	return render(v), true
+}
+
+func (m *matcher) byNaturalKey(ctx context.Context, rule MatchRule, take func(a, c *Record)) error {
+	e := m.r.e
+	// Index the new CRM records by the rule's value in application terms.
+	index := map[string][]*Record{}
+	for _, c := range m.newCRM {
+		if m.crmTaken[c.ID] || c.Deleted {
+			continue
+		}
+		if k, ok := naturalKey(c.Fields[rule.CRM]); ok {
+			index[k] = append(index[k], c)
+		}
+	}
+	finderCRM, _ := e.p.CRM.(Finder)
+	for _, a := range m.newApp {
+		if m.appTaken[a.ID] || a.Deleted {
+			continue
+		}
+		v := a.Fields[rule.App]
+		k, ok := naturalKey(v)
+		if !ok {
+			continue
+		}
+		var cands []*Record
+		for _, c := range index[k] {
+			if !m.crmTaken[c.ID] {
+				cands = append(cands, c)
+			}
+		}
+		if len(cands) == 0 && finderCRM != nil {
+			found, err := finderCRM.Find(ctx, rule.CRM, v)
+			m.r.rep.Calls.add(CRM, 1)
+			if err != nil {
+				return fmt.Errorf("syncengine: matching app record %q on %s: %w", a.ID, rule.CRM, err)
+			}
+			if cands, err = m.unlinked(ctx, CRM, found); err != nil {
+				return err
+			}
+		}
+		switch len(cands) {
+		case 0:
+		case 1:
+			take(a, cands[0])
+		default:
+			m.ambiguous(App, a, len(cands), rule)
+		}
+	}
+	finderApp, _ := e.p.App.(Finder)
+	if finderApp == nil {
+		return nil
+	}
+	for _, c := range m.newCRM {
+		if m.crmTaken[c.ID] || c.Deleted {
+			continue
+		}
+		v := c.Fields[rule.CRM]
+		if _, ok := naturalKey(v); !ok {
+			continue
+		}
+		found, err := finderApp.Find(ctx, rule.App, v)
+		m.r.rep.Calls.add(App, 1)
+		if err != nil {
+			return fmt.Errorf("syncengine: matching CRM record %q on %s: %w", c.ID, rule.App, err)
+		}
+		cands, err := m.unlinked(ctx, App, found)
+		if err != nil {
+			return err
+		}
+		switch len(cands) {
+		case 0:
+		case 1:
+			take(cands[0], c)
+		default:
+			m.ambiguous(CRM, c, len(cands), rule)
+		}
+	}
+	return nil
+}
+
+func (m *matcher) unlinked(ctx context.Context, side Side, found []*Record) ([]*Record, error) {
+	if len(found) == 0 {
+		return nil, nil
+	}
+	links, err := m.r.e.store.Links(ctx, m.r.e.name, side, ids(found))
+	if err != nil {
+		return nil, err
+	}
+	taken := m.appTaken
+	if side == CRM {
+		taken = m.crmTaken
+	}
+	var out []*Record
+	for _, f := range found {
+		if links[f.ID] == nil && !taken[f.ID] && !f.Deleted {
+			out = append(out, f)
+		}
+	}
+	return out, nil
+}
+
+// ambiguous parks a record that matches several on the other side: creating
+// it would make a duplicate, and choosing one is a person's call.
+func (m *matcher) ambiguous(side Side, rec *Record, n int, rule MatchRule) {
+	pc := &ParkedConflict{Reason: fmt.Sprintf("ambiguous match: %d unlinked records on the other side share its %s/%s; link one by hand or make the key unique", n, rule.App, rule.CRM), At: m.r.e.now()}
+	if side == App {
+		pc.AppID = rec.ID
+		m.appTaken[rec.ID] = true
+	} else {
+		pc.CRMID = rec.ID
+		m.crmTaken[rec.ID] = true
+	}
+	m.p.cs.Park = append(m.p.cs.Park, pc)
+	m.r.rep.Parked++
+}
+
+// get reads records from one side, counting the call.
+func (r *run) get(ctx context.Context, side Side, want []string) (map[string]*Record, error) {
+	ep := r.e.p.App
+	if side == CRM {
+		ep = r.e.p.CRM
+	}
+	got, err := ep.Get(ctx, want)
+	r.rep.Calls.add(side, 1)
+	if err != nil {
+		return nil, fmt.Errorf("syncengine: reading %s records: %w", side, err)
+	}
+	return got, nil
+}
+
+func filter(f crm.Fields, set map[string]bool) crm.Fields {
+	out := make(crm.Fields, len(f))
+	for k, v := range f {
+		if set[k] {
+			out[k] = v
+		}
+	}
+	return out
+}
+
+func changed(f crm.Fields, base map[string]string) []string {
+	var out []string
+	for k, v := range f {
+		if base == nil || differs(base, k, v) {
+			out = append(out, k)
+		}
+	}
+	return out
+}
+
+// differs reports whether v differs from the value whose hash base holds
+// for k. A field the base does not know counts as null: a side that reports
+// every field, nulls included, agrees with one that leaves nulls out.
+func differs(base map[string]string, k string, v any) bool {
+	h, ok := base[k]
+	if !ok {
+		return v != nil
+	}
+	return h != hashValue(v)
+}
+
+func overlay(base map[string]string, f crm.Fields) map[string]string {
+	out := make(map[string]string, len(base)+len(f))
+	for k, v := range base {
+		out[k] = v
+	}
+	for k, v := range f {
+		out[k] = hashValue(v)
+	}
+	return out
+}
