@@ -176,8 +176,13 @@ func (e *CRMEndpoint) Apply(ctx context.Context, writes []Write) ([]WriteResult,
 			return nil, fmt.Errorf("syncengine: write %d has no operation", i)
 		}
 	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 	res, err := e.client.Write(ctx, e.object, ws, crm.WithBulk(crm.BulkNever))
-	if err != nil && len(res) != len(writes) {
+	if err != nil {
+		// The context ended: some batches may have landed, others not.
+		// Every write is idempotent, so the engine sends them all again.
 		return nil, err
 	}
 	out := make([]WriteResult, len(writes))

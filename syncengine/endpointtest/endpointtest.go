@@ -874,7 +874,8 @@ func testBatchSize(t *testing.T, h *harness) {
 }
 
 func testCancel(t *testing.T, h *harness) {
-	id, _ := h.create(t, h.text("cancel"))
+	text := h.text("cancel")
+	id, _ := h.create(t, text)
 	ctx, cancel := context.WithCancel(t.Context())
 	cancel()
 	check := func(call string, err error) {
@@ -887,8 +888,16 @@ func testCancel(t *testing.T, h *harness) {
 	check("Changes", err)
 	_, err = h.ep.Get(ctx, []string{id})
 	check("Get", err)
-	_, err = h.ep.Apply(ctx, []syncengine.Write{{Op: syncengine.Update, ID: id, Fields: crm.Fields{h.tg.TextField: h.text("cancelled")}}})
-	check("Apply", err)
+	// Apply may fail the call, or fail each write with the cancellation (as
+	// not sent); either way the write must not land.
+	rs, err := h.ep.Apply(ctx, []syncengine.Write{{Op: syncengine.Update, ID: id, Fields: crm.Fields{h.tg.TextField: h.text("cancelled")}}})
+	if err == nil && len(rs) == 1 && errors.Is(rs[0].Err, context.Canceled) {
+		if r := h.mustGet(t, id); r.Fields[h.tg.TextField] != text {
+			t.Errorf("Apply with a cancelled context failed its write, but the write landed: %s = %#v", h.tg.TextField, r.Fields[h.tg.TextField])
+		}
+	} else {
+		check("Apply", err)
+	}
 	if fd, ok := h.ep.(syncengine.Finder); ok {
 		_, err = fd.Find(ctx, h.tg.TextField, "x")
 		check("Find", err)

@@ -18,8 +18,8 @@
 //
 // # Behaviour
 //
-//   - Ids are "app-1", "app-2", ... in creation order. Records and Records
-//     list live records in that order.
+//   - Ids are "app-1", "app-2", ... in creation order. Record and Records
+//     return live records in that order.
 //   - Versions are a table-wide write counter: every write (an Apply write
 //     or an Insert, Modify or Remove) gives the record it touches the next
 //     number, so Version changes on every change and two reads of one state
