@@ -160,6 +160,24 @@ func (e *CRMEndpoint) Find(ctx context.Context, field string, value any) ([]*Rec
 	return out, nil
 }
 
+// FindAny reads the records whose field equals any of values, a hundred
+// values to a query.
+func (e *CRMEndpoint) FindAny(ctx context.Context, field string, values []any) ([]*Record, error) {
+	var out []*Record
+	const chunk = 100
+	for start := 0; start < len(values); start += chunk {
+		part := values[start:min(start+chunk, len(values))]
+		q := crm.Query{Object: e.object, Fields: e.fields, Where: crm.In(field, part...)}
+		for r, err := range e.client.Query(ctx, q) {
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, e.record(r))
+		}
+	}
+	return out, nil
+}
+
 // Apply sends writes through the Client, which batches them to the CRM's
 // size. Deleting a record that is already gone counts as done.
 func (e *CRMEndpoint) Apply(ctx context.Context, writes []Write) ([]WriteResult, error) {

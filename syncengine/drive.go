@@ -53,29 +53,71 @@ func (r *run) drive(ctx context.Context, wait bool) error {
 	}
 }
 
-// send groups entries into runs of one target and one operation, keeping
-// their order, and applies each run in batches of the target's size.
+// send applies entries in batches of the target's size. Entries for one side
+// are grouped by operation so that batches are full (one planning step
+// interleaves writes to both sides, and matched and new records); order is
+// kept within each group, and fully when a record has several entries
+// pending, whose order matters.
 func (r *run) send(ctx context.Context, entries []*OutboxEntry) error {
-	for start := 0; start < len(entries); {
-		end := start + 1
-		for end < len(entries) && entries[end].Target == entries[start].Target && entries[end].Op == entries[start].Op {
-			end++
-		}
-		side := entries[start].Target
-		size := r.batchSize(side)
-		for i := start; i < end; i += size {
-			chunk := entries[i:min(i+size, end)]
-			cs := &Changeset{}
-			if err := r.apply(ctx, side, chunk, cs); err != nil {
-				return err
-			}
-			if err := r.e.store.Commit(ctx, r.e.name, cs); err != nil {
-				return err
+	for _, side := range []Side{App, CRM} {
+		for _, group := range groupByOp(entries, side) {
+			size := r.batchSize(side)
+			for i := 0; i < len(group); i += size {
+				chunk := group[i:min(i+size, len(group))]
+				cs := &Changeset{}
+				if err := r.apply(ctx, side, chunk, cs); err != nil {
+					return err
+				}
+				if err := r.e.store.Commit(ctx, r.e.name, cs); err != nil {
+					return err
+				}
+				r.e.emit(r.rep)
 			}
 		}
-		start = end
 	}
 	return nil
+}
+
+// groupByOp returns side's entries grouped by operation, in order of first
+// appearance, or, when one record has more than one entry, in runs of
+// consecutive entries of one operation.
+func groupByOp(entries []*OutboxEntry, side Side) [][]*OutboxEntry {
+	var mine []*OutboxEntry
+	seen := map[string]bool{}
+	repeated := false
+	for _, en := range entries {
+		if en.Target != side {
+			continue
+		}
+		mine = append(mine, en)
+		if seen[en.SourceID] {
+			repeated = true
+		}
+		seen[en.SourceID] = true
+	}
+	var out [][]*OutboxEntry
+	if repeated {
+		for i := 0; i < len(mine); {
+			j := i + 1
+			for j < len(mine) && mine[j].Op == mine[i].Op {
+				j++
+			}
+			out = append(out, mine[i:j])
+			i = j
+		}
+		return out
+	}
+	idx := map[WriteOp]int{}
+	for _, en := range mine {
+		k, ok := idx[en.Op]
+		if !ok {
+			k = len(out)
+			idx[en.Op] = k
+			out = append(out, nil)
+		}
+		out[k] = append(out[k], en)
+	}
+	return out
 }
 
 func (r *run) endpoint(side Side) Endpoint {

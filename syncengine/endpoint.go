@@ -134,6 +134,13 @@ type Finder interface {
 	Find(ctx context.Context, field string, value any) ([]*Record, error)
 }
 
+// BatchFinder is a Finder that can look up many values in one call (a CRM,
+// where each call costs API allocation). The engine prefers it.
+type BatchFinder interface {
+	// FindAny returns the records whose field equals any of values.
+	FindAny(ctx context.Context, field string, values []any) ([]*Record, error)
+}
+
 // BatchSizer is an Endpoint that says how many writes one Apply call should
 // carry; the engine groups writes into batches of that size (100 when an
 // endpoint does not say).

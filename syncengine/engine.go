@@ -100,8 +100,9 @@ func WithLogger(l *slog.Logger) Option { return func(e *Engine) { e.log = l } }
 // WithClock sets the clock used for retry schedules and timestamps.
 func WithClock(now func() time.Time) Option { return func(e *Engine) { e.now = now } }
 
-// WithProgress sets a callback that receives the run's report after each
-// step, so a host can show progress.
+// WithProgress sets a callback that receives the run's report so far after
+// each batch of writes lands and at the end of the run (Finished set), so a
+// host can show progress. It is called on the run's goroutine: keep it quick.
 func WithProgress(fn func(Report)) Option { return func(e *Engine) { e.progress = fn } }
 
 // WithMaxAttempts sets how many times a write is sent before it becomes a
@@ -363,6 +364,9 @@ type run struct {
 	e         *Engine
 	rep       *Report
 	refreshed map[Side]bool
+	// fullRead marks a side whose whole feed, from the beginning, is in the
+	// window: every record it has is in hand, so matching need not ask it.
+	fullRead map[Side]bool
 }
 
 func (r *run) do(ctx context.Context) error {

@@ -86,24 +86,37 @@ func forEachBackend(t *testing.T, fn func(t *testing.T, b backend)) {
 // customerMap pairs the application's customers with the CRM's contacts.
 func customerMap(t testing.TB, n crmNames, schema *crm.Schema) *mapping.Map {
 	t.Helper()
+	m, err := buildCustomerMap(n, schema)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+func buildCustomerMap(n crmNames, schema *crm.Schema) (*mapping.Map, error) {
 	// The application's columns are as long as the CRM's fields (0: no
 	// limit), as a team would size them.
+	var missing []string
 	length := func(name string) int {
 		if f, ok := schema.Field(name); ok {
 			return f.Length
 		}
-		t.Fatalf("the %s schema has no field %s", schema.Object, name)
+		missing = append(missing, name)
 		return 0
 	}
-	m, err := mapping.New(mapping.ObjectMap{
-		Name: "customers",
-		App: mapping.AppSchema{Object: "customer", Fields: []mapping.AppField{
-			{Name: "email", Kind: crm.ValueString, Length: length(n.Email), Personal: true},
-			{Name: "name", Kind: crm.ValueString, Length: length(n.Name)},
-			{Name: "phone", Kind: crm.ValueString, Length: length(n.Phone), Personal: true},
-			{Name: "status", Kind: crm.ValueString},
-			{Name: "notes", Kind: crm.ValueString},
-		}},
+	app := mapping.AppSchema{Object: "customer", Fields: []mapping.AppField{
+		{Name: "email", Kind: crm.ValueString, Length: length(n.Email), Personal: true},
+		{Name: "name", Kind: crm.ValueString, Length: length(n.Name)},
+		{Name: "phone", Kind: crm.ValueString, Length: length(n.Phone), Personal: true},
+		{Name: "status", Kind: crm.ValueString},
+		{Name: "notes", Kind: crm.ValueString},
+	}}
+	if len(missing) > 0 {
+		return nil, fmt.Errorf("the %s schema has no fields %v", schema.Object, missing)
+	}
+	return mapping.New(mapping.ObjectMap{
+		Name:      "customers",
+		App:       app,
 		CRMObject: n.Object,
 		Rules: []mapping.Rule{
 			{App: "email", CRM: n.Email},
@@ -113,10 +126,6 @@ func customerMap(t testing.TB, n crmNames, schema *crm.Schema) *mapping.Map {
 			{App: "notes", CRM: n.Notes},
 		},
 	}, schema)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return m
 }
 
 // env is one pairing over an in-memory application table, the in-memory

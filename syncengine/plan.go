@@ -74,6 +74,10 @@ func (r *run) planStep(ctx context.Context) (bool, error) {
 		if cur != start {
 			cursors[side] = cur
 		}
+		if r.fullRead == nil {
+			r.fullRead = map[Side]bool{}
+		}
+		r.fullRead[side] = start == "" && !more
 		r.rep.Read.add(side, len(recs))
 		return recs, nil
 	}
@@ -414,30 +418,65 @@ func (m *matcher) byNaturalKey(ctx context.Context, rule MatchRule, take func(a,
 			index[k] = append(index[k], c)
 		}
 	}
-	finderCRM, _ := e.p.CRM.(Finder)
+	// The app newcomers with no candidate in hand are looked up in the CRM
+	// in as few calls as it allows, unless its whole feed is in hand.
+	var lookup []*Record
+	var values []any
 	for _, a := range m.newApp {
 		if m.appTaken[a.ID] || a.Deleted {
 			continue
 		}
-		v := a.Fields[rule.App]
-		k, ok := naturalKey(v)
+		k, ok := naturalKey(a.Fields[rule.App])
+		if !ok || len(index[k]) > 0 {
+			continue
+		}
+		lookup = append(lookup, a)
+		values = append(values, a.Fields[rule.App])
+	}
+	if len(lookup) > 0 && !m.r.fullRead[CRM] {
+		var found []*Record
+		var err error
+		switch f := e.p.CRM.(type) {
+		case BatchFinder:
+			found, err = f.FindAny(ctx, rule.CRM, values)
+			m.r.rep.Calls.add(CRM, (len(values)+99)/100)
+		case Finder:
+			for _, v := range values {
+				got, ferr := f.Find(ctx, rule.CRM, v)
+				m.r.rep.Calls.add(CRM, 1)
+				if ferr != nil {
+					err = ferr
+					break
+				}
+				found = append(found, got...)
+			}
+		}
+		if err != nil {
+			return fmt.Errorf("syncengine: matching app records on %s: %w", rule.CRM, err)
+		}
+		if found, err = m.unlinked(ctx, CRM, found); err != nil {
+			return err
+		}
+		for _, c := range found {
+			if k, ok := naturalKey(c.Fields[rule.CRM]); ok {
+				index[k] = append(index[k], c)
+			}
+		}
+	}
+	for _, a := range m.newApp {
+		if m.appTaken[a.ID] || a.Deleted {
+			continue
+		}
+		k, ok := naturalKey(a.Fields[rule.App])
 		if !ok {
 			continue
 		}
 		var cands []*Record
+		seen := map[string]bool{}
 		for _, c := range index[k] {
-			if !m.crmTaken[c.ID] {
+			if !m.crmTaken[c.ID] && !seen[c.ID] {
+				seen[c.ID] = true
 				cands = append(cands, c)
-			}
-		}
-		if len(cands) == 0 && finderCRM != nil {
-			found, err := finderCRM.Find(ctx, rule.CRM, v)
-			m.r.rep.Calls.add(CRM, 1)
-			if err != nil {
-				return fmt.Errorf("syncengine: matching app record %q on %s: %w", a.ID, rule.CRM, err)
-			}
-			if cands, err = m.unlinked(ctx, CRM, found); err != nil {
-				return err
 			}
 		}
 		switch len(cands) {
@@ -449,7 +488,7 @@ func (m *matcher) byNaturalKey(ctx context.Context, rule MatchRule, take func(a,
 		}
 	}
 	finderApp, _ := e.p.App.(Finder)
-	if finderApp == nil {
+	if finderApp == nil || m.r.fullRead[App] {
 		return nil
 	}
 	for _, c := range m.newCRM {
