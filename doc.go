@@ -16,7 +16,10 @@
 //   - mapping: field maps, conversions and protection of personal data.
 //   - auth: OAuth 2.0 token sources for each CRM, refresh and rotation, and
 //     the TLS policy.
-//   - syncengine: bidirectional sync (not built yet).
+//   - syncengine: bidirectional sync embedded in the application: links,
+//     conflicts (syncengine/conflict), an outbox, retries, dead letters and
+//     replay, over a SQLite file (syncengine/store/sqlite) with the
+//     application's side in a database/sql table (syncengine/sqltable).
 //
 // Run `go run ./examples/quickstart` for a tour in one program.
 package crmkit
