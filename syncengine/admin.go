@@ -208,7 +208,7 @@ func (e *Engine) admin(ctx context.Context, fn func(*run, *plan) error) (*Report
 		return rep, ErrLeaseHeld
 	}
 	defer func() { _ = e.store.ReleaseLease(context.WithoutCancel(ctx), e.name, e.owner) }()
-	p := &plan{appLinks: map[string]*Link{}, parkedA: map[string]bool{}, parkedC: map[string]bool{}}
+	p := &plan{parkedA: map[string]bool{}, parkedC: map[string]bool{}}
 	if err := fn(r, p); err != nil {
 		return rep, err
 	}

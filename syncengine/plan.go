@@ -23,15 +23,13 @@ type pair struct {
 
 // plan collects what one planning step will commit.
 type plan struct {
-	cs       Changeset
-	appLinks map[string]*Link // links written in this step, by app id
-	parkedA  map[string]bool
-	parkedC  map[string]bool
+	cs      Changeset
+	parkedA map[string]bool
+	parkedC map[string]bool
 }
 
 func (p *plan) link(l *Link) {
 	p.cs.Links = append(p.cs.Links, l)
-	p.appLinks[l.AppID] = l
 }
 
 // planStep reads one window of changes from both sides, decides what to
@@ -96,7 +94,7 @@ func (r *run) planStep(ctx context.Context) (bool, error) {
 		return false, nil
 	}
 
-	p := &plan{appLinks: map[string]*Link{}}
+	p := &plan{}
 	p.cs.Cursors = cursors
 	if err := r.loadParked(ctx, p); err != nil {
 		return false, err
