@@ -180,6 +180,15 @@ func (r *run) apply(ctx context.Context, side Side, chunk []*OutboxEntry, cs *Ch
 		chunk, writes, fields, pls = c2, w2, f2, p2
 	}
 
+	// A side whose quota ran out in this run gets no more calls: every one
+	// would be refused, and would cost what is left of the day.
+	if qerr := r.quotaOut[side]; qerr != nil {
+		for _, en := range chunk {
+			r.postpone(cs, en, qerr)
+		}
+		return nil
+	}
+
 	results, err := r.endpoint(side).Apply(ctx, writes)
 	r.rep.Calls.add(side, 1)
 	if err == nil && len(results) != len(writes) {
@@ -210,6 +219,19 @@ func (r *run) apply(ctx context.Context, side Side, chunk []*OutboxEntry, cs *Ch
 		return r.apply(ctx, side, chunk, cs)
 	}
 
+	// The quota is spent: the writes wait for it, however many attempts
+	// they have had, and are not split (each half would cost a call).
+	if allFailed(results, func(err error) bool { return crm.KindOf(err) == crm.KindQuotaExhausted }) {
+		if r.quotaOut == nil {
+			r.quotaOut = map[Side]error{}
+		}
+		r.quotaOut[side] = results[0].Err
+		for _, en := range chunk {
+			r.postpone(cs, en, results[0].Err)
+		}
+		return nil
+	}
+
 	// A whole batch refused for one reason: isolate the bad record.
 	if len(chunk) > 1 && sameError(results) && !transient(results[0].Err) {
 		mid := len(chunk) / 2
@@ -227,7 +249,11 @@ func (r *run) apply(ctx context.Context, side Side, chunk []*OutboxEntry, cs *Ch
 	for i, en := range chunk {
 		res := results[i]
 		if res.Err != nil {
-			r.fail(cs, en, res.Err, true)
+			if crm.KindOf(res.Err) == crm.KindQuotaExhausted {
+				r.postpone(cs, en, res.Err)
+			} else {
+				r.fail(cs, en, res.Err, true)
+			}
 			continue
 		}
 		r.settle(cs, links, en, pls[i], fields[i], res)
@@ -335,6 +361,20 @@ func (r *run) fail(cs *Changeset, en *OutboxEntry, err error, mayRetry bool) {
 		}
 		r.rep.DeadLettered++
 	}
+	cs.Update = append(cs.Update, &up)
+}
+
+// postpone keeps a write refused for a spent quota pending until the quota
+// is likely back (the CRM's Retry-After, or the engine's quota wait),
+// without counting an attempt: the record is not at fault.
+func (r *run) postpone(cs *Changeset, en *OutboxEntry, err error) {
+	now := r.e.now()
+	up := *en
+	up.UpdatedAt = now
+	up.ErrorKind = crm.KindOf(err).String()
+	up.Error = oneLine(err.Error())
+	up.NextAttempt = now.Add(max(r.e.quotaWait, retry.RetryAfter(err)))
+	r.rep.Deferred++
 	cs.Update = append(cs.Update, &up)
 }
 

@@ -123,6 +123,13 @@ func WithPatience(d time.Duration) Option { return func(e *Engine) { e.patience 
 // record changed on both sides within a window is seen as a conflict.
 func WithWindow(n int) Option { return func(e *Engine) { e.window = n } }
 
+// WithQuotaWait sets how long writes refused because a side's API quota is
+// spent wait before they are sent again (15 minutes by default, or the
+// CRM's Retry-After when it says). They are not dead-lettered and their
+// attempts are not counted: the records are not at fault. The rest of the
+// run sends that side nothing more.
+func WithQuotaWait(d time.Duration) Option { return func(e *Engine) { e.quotaWait = d } }
+
 // WithBatchSize caps the writes per call to either side below the side's own
 // batch size (a smaller batch loses less work to a crash, and makes a
 // refused batch cheaper to split).
@@ -165,6 +172,7 @@ type Engine struct {
 	patience    time.Duration
 	window      int
 	batchCap    int
+	quotaWait   time.Duration
 	owner       string
 	leaseTTL    time.Duration
 	refresh     func(context.Context, Side) error
@@ -214,7 +222,7 @@ func New(store Store, p Pairing, opts ...Option) (*Engine, error) {
 	e := &Engine{
 		p: p, store: store, name: p.Name,
 		log: slog.Default(), now: time.Now, maxAttempts: 8, patience: 2 * time.Minute,
-		window: 10000, leaseTTL: 5 * time.Minute, tp: otel.GetTracerProvider(),
+		window: 10000, leaseTTL: 5 * time.Minute, quotaWait: 15 * time.Minute, tp: otel.GetTracerProvider(),
 		notify: make(chan struct{}, 1),
 	}
 	for _, o := range opts {
@@ -367,6 +375,8 @@ type run struct {
 	// fullRead marks a side whose whole feed, from the beginning, is in the
 	// window: every record it has is in hand, so matching need not ask it.
 	fullRead map[Side]bool
+	// quotaOut holds, per side, the refusal that said its quota is spent.
+	quotaOut map[Side]error
 }
 
 func (r *run) do(ctx context.Context) error {

@@ -59,6 +59,9 @@ type Report struct {
 	// writes given up on (and records that failed mapping).
 	Retried      int
 	DeadLettered int
+	// Deferred counts writes held back because a side's API quota is
+	// spent; they are sent again once it is likely back.
+	Deferred int
 	// Pending is the number of writes still waiting in the outbox at the
 	// end of the run (due later, after a backoff).
 	Pending int
@@ -119,7 +122,7 @@ func (r Report) String() string {
 		fmt.Fprintf(&b, " (%s)", strings.Join(parts, ", "))
 	}
 	fmt.Fprintf(&b, ", parked %d\n", r.Parked)
-	fmt.Fprintf(&b, "retried %d, dead-lettered %d, pending %d; calls crm %d, app %d", r.Retried, r.DeadLettered, r.Pending, r.Calls.CRM, r.Calls.App)
+	fmt.Fprintf(&b, "retried %d, dead-lettered %d, deferred %d, pending %d; calls crm %d, app %d", r.Retried, r.DeadLettered, r.Deferred, r.Pending, r.Calls.CRM, r.Calls.App)
 	return b.String()
 }
 
@@ -133,7 +136,7 @@ func (r Report) LogValue() slog.Value {
 		slog.Int("updated_app", r.Updated.App), slog.Int("updated_crm", r.Updated.CRM),
 		slog.Int("deleted_app", r.Deleted.App), slog.Int("deleted_crm", r.Deleted.CRM),
 		slog.Int("echoes", r.Echoes), slog.Int("merged", r.Merged), slog.Int("conflicts", r.ConflictCount()),
-		slog.Int("parked", r.Parked), slog.Int("retried", r.Retried), slog.Int("dead_lettered", r.DeadLettered),
+		slog.Int("parked", r.Parked), slog.Int("retried", r.Retried), slog.Int("dead_lettered", r.DeadLettered), slog.Int("deferred", r.Deferred),
 		slog.Int("pending", r.Pending), slog.Int("calls_crm", r.Calls.CRM), slog.Int("calls_app", r.Calls.App),
 		slog.Duration("took", r.Finished.Sub(r.Started)),
 	)

@@ -2,10 +2,13 @@ package syncengine_test
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"testing"
 	"time"
 
 	"github.com/crmkit/crmkit/crm"
+	"github.com/crmkit/crmkit/crm/memcrm"
 	"github.com/crmkit/crmkit/syncengine"
 )
 
@@ -100,4 +103,46 @@ func (w *wholeBatchEndpoint) Apply(ctx context.Context, writes []syncengine.Writ
 		}
 	}
 	return w.Endpoint.Apply(ctx, writes)
+}
+
+// When the CRM says the day's API allocation is spent, the writes wait for
+// it: no dead letters, no attempts counted, no split batches, and no more
+// calls in that run.
+func TestSpentQuotaDefersWrites(t *testing.T) {
+	quota := memcrmBackend
+	quota.open = func(t testing.TB, clk *clock) (*crm.Client, *crm.Schema, crmNames) {
+		drv, err := memcrm.New(memcrm.WithClock(clk.Now), memcrm.WithDailyLimit(2))
+		if err != nil {
+			t.Fatal(err)
+		}
+		client, err := crm.NewClient(drv)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return client, memcrm.ContactSchema(), memcrmNames
+	}
+	e := newEnvOn(t, quota, withEngineOptions(syncengine.WithBatchSize(2)))
+	for i := range 10 {
+		e.appInsert(crm.Fields{"email": fmt.Sprintf("q%d@example.com", i), "name": "Q"})
+	}
+	rep := e.run() // 1 feed page + 1 batch fit in the allocation
+	if rep.Created.CRM != 2 || rep.Deferred != 8 || rep.DeadLettered != 0 || rep.Calls.CRM != 3 || rep.Pending != 8 {
+		t.Fatalf("two land, eight wait for the quota, one refused call and no more:\n%v", rep)
+	}
+	if dead, _ := e.eng.DeadLetters(e.ctx); len(dead) != 0 {
+		t.Fatalf("a spent quota is not the records' fault: %+v", dead)
+	}
+	// Each new day's two calls carry two batches; the run then stops with
+	// the quota error (its feed read is refused), and nothing is lost.
+	for day := 2; day <= 3; day++ {
+		e.clock.Advance(24 * time.Hour)
+		rep, err := e.eng.RunOnce(e.ctx)
+		if !errors.Is(err, crm.ErrQuotaExhausted) || rep.Created.CRM != 4 || rep.DeadLettered != 0 {
+			t.Fatalf("day %d: err %v\n%v", day, err, rep)
+		}
+	}
+	e.clock.Advance(24 * time.Hour) // reading them back costs a call too
+	if got := len(e.crmContacts()); got != 10 {
+		t.Fatalf("%d contacts after three days, want 10", got)
+	}
 }

@@ -34,7 +34,7 @@ func TestWebhookHandlerWakesTheLoop(t *testing.T) {
 
 	id := e.crmCreate(e.c("Email", "hooked@example.com", "Name", "Hooked"))
 	body := `[{"eventId":1,"subscriptionId":2,"portalId":3,"appId":4,"occurredAt":` + strconv.FormatInt(time.Now().UnixMilli(), 10) +
-		`,"subscriptionType":"contact.creation","attemptNumber":0,"objectId":` + strings.TrimLeft(id, "a-z-") + `,"changeFlag":"CREATED","changeSource":"CRM_UI"}]`
+		`,"subscriptionType":"contact.creation","attemptNumber":0,"objectId":` + id + `,"changeFlag":"CREATED","changeSource":"CRM_UI"}]`
 
 	unsigned := httptest.NewRequest(http.MethodPost, "https://app.example.com/hooks/hubspot", strings.NewReader(body))
 	rec := httptest.NewRecorder()

@@ -78,10 +78,10 @@ func KindOfCode(code string, status int) crm.Kind {
 func refineKind(code string, status int, message string, fields []string, write bool) crm.Kind {
 	switch code {
 	case "REQUEST_LIMIT_EXCEEDED":
-		// The daily allocation ("TotalRequests Limit exceeded") waits for
-		// the window to roll; the concurrent long-running limit clears in
-		// seconds.
-		if strings.Contains(message, "Concurrent") {
+		// The daily allocation ("TotalRequests Limit exceeded", a 403)
+		// waits for the window to roll; the concurrent long-running limit
+		// and a 429 clear in seconds.
+		if status == http.StatusTooManyRequests || strings.Contains(message, "Concurrent") {
 			return crm.KindRateLimited
 		}
 		return crm.KindQuotaExhausted

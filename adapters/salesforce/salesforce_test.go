@@ -120,6 +120,7 @@ func TestErrorCodeMapping(t *testing.T) {
 		{401, "INVALID_SESSION_ID", "Session expired or invalid", crm.KindUnauthorized},
 		{403, "REQUEST_LIMIT_EXCEEDED", "TotalRequests Limit exceeded.", crm.KindQuotaExhausted},
 		{403, "REQUEST_LIMIT_EXCEEDED", "ConcurrentPerOrgLongTxn Limit exceeded.", crm.KindRateLimited},
+		{429, "REQUEST_LIMIT_EXCEEDED", "Too many requests.", crm.KindRateLimited},
 		{403, "API_DISABLED_FOR_ORG", "API is not enabled for this Organization or Partner", crm.KindForbidden},
 		{403, "API_CURRENTLY_DISABLED", "API is disabled for this User", crm.KindForbidden},
 		{400, "INSUFFICIENT_ACCESS_OR_READONLY", "insufficient access rights on object id", crm.KindForbidden},

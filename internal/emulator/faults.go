@@ -3,6 +3,7 @@ package emulator
 import (
 	"bytes"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"net"
 	"net/http"
@@ -254,6 +255,9 @@ func (in *Injector) apply(w http.ResponseWriter, r *http.Request, f Fault, serve
 		w.WriteHeader(f.Status)
 		_, _ = w.Write(f.Body)
 	case FaultTimeout:
+		// Read the body first: the server notices a client that gives up
+		// only once the handler has read what it sent.
+		_, _ = io.Copy(io.Discard, r.Body)
 		var timer <-chan time.Time
 		if f.Delay > 0 {
 			t := time.NewTimer(f.Delay)
@@ -269,6 +273,16 @@ func (in *Injector) apply(w http.ResponseWriter, r *http.Request, f Fault, serve
 	case FaultReset:
 		cut(w)
 	case FaultSlow:
+		// As above; the body is kept for the handler that serves after the
+		// wait.
+		if r.Body != nil && r.Body != http.NoBody {
+			body, err := io.ReadAll(r.Body)
+			if err != nil {
+				cut(w)
+				return
+			}
+			r.Body = io.NopCloser(bytes.NewReader(body))
+		}
 		t := time.NewTimer(f.Delay)
 		defer t.Stop()
 		select {
