@@ -14,6 +14,7 @@ import (
 
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/metric"
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/crmkit/crmkit/crm"
@@ -151,6 +152,12 @@ func WithRefresh(fn func(ctx context.Context, side Side) error) Option {
 	return func(e *Engine) { e.refresh = fn }
 }
 
+// WithMeterProvider sets where the engine's metrics go (otel's global
+// provider by default): counters of records read, writes, echoes,
+// conflicts, retries, dead letters and API calls, by pairing and side, and a
+// histogram of run durations.
+func WithMeterProvider(mp metric.MeterProvider) Option { return func(e *Engine) { e.mp = mp } }
+
 // WithTracerProvider sets where the engine's spans go (otel's global
 // provider by default).
 func WithTracerProvider(tp trace.TracerProvider) Option { return func(e *Engine) { e.tp = tp } }
@@ -178,6 +185,8 @@ type Engine struct {
 	refresh     func(context.Context, Side) error
 	tp          trace.TracerProvider
 	tracer      trace.Tracer
+	mp          metric.MeterProvider
+	metrics     *metrics
 
 	appSet, crmSet map[string]bool // the fields compared on each side
 
@@ -222,7 +231,7 @@ func New(store Store, p Pairing, opts ...Option) (*Engine, error) {
 	e := &Engine{
 		p: p, store: store, name: p.Name,
 		log: slog.Default(), now: time.Now, maxAttempts: 8, patience: 2 * time.Minute,
-		window: 10000, leaseTTL: 5 * time.Minute, quotaWait: 15 * time.Minute, tp: otel.GetTracerProvider(),
+		window: 10000, leaseTTL: 5 * time.Minute, quotaWait: 15 * time.Minute, tp: otel.GetTracerProvider(), mp: otel.GetMeterProvider(),
 		notify: make(chan struct{}, 1),
 	}
 	for _, o := range opts {
@@ -240,6 +249,10 @@ func New(store Store, p Pairing, opts ...Option) (*Engine, error) {
 		e.maxAttempts = 1
 	}
 	e.tracer = e.tp.Tracer("github.com/crmkit/crmkit/syncengine")
+	var err error
+	if e.metrics, err = newMetrics(e.mp, e.name); err != nil {
+		return nil, fmt.Errorf("syncengine: metrics: %w", err)
+	}
 	e.appSet, e.crmSet = fieldSets(p.Map)
 	return e, nil
 }
@@ -345,6 +358,7 @@ func (e *Engine) RunOnce(ctx context.Context) (*Report, error) {
 		span.RecordError(err)
 	}
 	e.log.LogAttrs(ctx, level, "syncengine: run finished", slog.Any("report", *rep), errAttr(err))
+	e.metrics.record(ctx, rep, err)
 	e.emit(rep)
 	return rep, err
 }
