@@ -24,6 +24,9 @@ type AuthCodeFlow struct {
 	ClientSecret string
 	RedirectURL  string
 	Scopes       []string
+	// Auth is how the secret is sent: in the form body by default (as
+	// Salesforce and HubSpot expect), or ClientSecretBasic.
+	Auth ClientAuth
 	// Hint is the fix an error suggests when the server refuses a refresh.
 	Hint       string
 	HTTPClient *http.Client
@@ -34,6 +37,16 @@ type AuthCodeFlow struct {
 // Keep it with the state until the code comes back.
 func NewVerifier() string {
 	b := make([]byte, 32)
+	_, _ = rand.Read(b)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// NewState returns a state value for AuthCodeURL: 16 random bytes,
+// base64url. Keep it (in the user's session) and compare it with the state
+// the redirect brings back, so that a code injected from another browser
+// is refused.
+func NewState() string {
+	b := make([]byte, 16)
 	_, _ = rand.Read(b)
 	return base64.RawURLEncoding.EncodeToString(b)
 }
@@ -66,40 +79,45 @@ func (f *AuthCodeFlow) AuthCodeURL(state, verifier string) string {
 	return f.AuthURL + sep + q.Encode()
 }
 
-func (f *AuthCodeFlow) endpoint(flow, hint string) endpoint {
-	return endpoint{flow: f.Name + " " + flow, tokenURL: f.TokenURL, client: f.HTTPClient, now: nowOr(f.Now),
+// endpoint is the token endpoint for one request of the flow, with the
+// client's credentials added to it and form as Auth says.
+func (f *AuthCodeFlow) endpoint(flow, hint string, form url.Values) endpoint {
+	e := endpoint{flow: strings.TrimSpace(f.Name + " " + flow), tokenURL: f.TokenURL, client: f.HTTPClient, now: nowOr(f.Now),
 		hint: func(string) string { return hint }}
+	if f.Auth == ClientSecretBasic && f.ClientSecret != "" {
+		e.basic = [2]string{f.ClientID, f.ClientSecret}
+		return e
+	}
+	form.Set("client_id", f.ClientID)
+	if f.ClientSecret != "" {
+		form.Set("client_secret", f.ClientSecret)
+	}
+	return e
 }
 
 // Exchange trades the code from the redirect (and the verifier used for
 // AuthCodeURL, or "") for a token, which usually carries a refresh token.
 func (f *AuthCodeFlow) Exchange(ctx context.Context, code, verifier string) (*Token, error) {
-	form := url.Values{"grant_type": {"authorization_code"}, "code": {code}, "client_id": {f.ClientID}}
-	if f.ClientSecret != "" {
-		form.Set("client_secret", f.ClientSecret)
-	}
+	form := url.Values{"grant_type": {"authorization_code"}, "code": {code}}
 	if f.RedirectURL != "" {
 		form.Set("redirect_uri", f.RedirectURL)
 	}
 	if verifier != "" {
 		form.Set("code_verifier", verifier)
 	}
-	return f.endpoint("authorization code", "codes are good once and for minutes, and the redirect URI, client id, secret and verifier must match the authorization request: start the consent again").fetch(ctx, form)
+	return f.endpoint("authorization code", "codes are good once and for minutes, and the redirect URI, client id, secret and verifier must match the authorization request: start the consent again", form).fetch(ctx, form)
 }
 
 // Refresh trades a refresh token for a new token. A server that rotates
 // refresh tokens returns a new one in the token; one that does not gets
 // refreshToken copied in, so the result always carries the one to use next.
 func (f *AuthCodeFlow) Refresh(ctx context.Context, refreshToken string) (*Token, error) {
-	form := url.Values{"grant_type": {"refresh_token"}, "refresh_token": {refreshToken}, "client_id": {f.ClientID}}
-	if f.ClientSecret != "" {
-		form.Set("client_secret", f.ClientSecret)
-	}
+	form := url.Values{"grant_type": {"refresh_token"}, "refresh_token": {refreshToken}}
 	hint := f.Hint
 	if hint == "" {
 		hint = "the refresh token was revoked, expired or replayed, or the client secret is wrong: have the user authorize the app again"
 	}
-	t, err := f.endpoint("refresh token", hint).fetch(ctx, form)
+	t, err := f.endpoint("refresh token", hint, form).fetch(ctx, form)
 	if err != nil {
 		return nil, err
 	}

@@ -23,6 +23,23 @@
 // Salesforce's InstanceURL arrives on the Token; pass it to the adapter.
 // EntraScope(orgURL) is the Dataverse scope https://{org}/.default.
 //
+// # Any OpenID provider
+//
+// Discover reads a provider's discovery document (issuer +
+// /.well-known/openid-configuration), checks that it names the same issuer
+// and only https endpoints (plain http on loopback only, for tests), and
+// returns a *Provider whose methods wire the standard flows to it:
+//
+//	p, err := auth.Discover(ctx, "https://idp.example.com/realms/crm", nil)
+//	cc := p.ClientCredentials(clientID, clientSecret, "crm.read") // *ClientCredentials
+//	ac := p.AuthCode(clientID, clientSecret, redirectURL, "openid", "offline_access") // *AuthCodeFlow
+//	jb := p.JWTBearer(clientID, clientSecret, "crm.read") // *JWTBearer (RFC 7523)
+//
+// ClientAuth chooses how a client secret travels (ClientSecretBasic,
+// ClientSecretPost); the provider's advertised methods pick the default.
+// NewState and NewVerifier make the state and PKCE verifier of an
+// authorization request. These flows are tested against Ory Hydra.
+//
 // # Composing sources
 //
 // Wrap a flow in Reuse, which caches the token, refreshes it at 80% of its
@@ -41,10 +58,15 @@
 // Servers that rotate refresh tokens revoke the whole chain when an old one
 // is replayed, so workers sharing one must not refresh at once. Rotating
 // keeps the token in a SecretStore (MemoryStore; FileStore: mode 0600,
-// atomic rename, flock) with versioned CompareAndSwap: a worker that finds
-// the token expired claims the refresh; only the winner calls the server,
-// and it stores the rotated refresh token before the new access token is
-// used; the others re-read until it appears. Seed stores the first token.
+// atomic rename, flock; PostgreSQL in auth/secretstore/postgres; Vault
+// KV v2 in auth/secretstore/vault) with versioned CompareAndSwap: a worker
+// that finds the token expired claims the refresh; only the winner calls
+// the server, and it stores the rotated refresh token before the new access
+// token is used; the others re-read until it appears. Seed stores the first
+// token. One Rotating serves all the goroutines of a process (they share
+// one trip to the store); wrap it in Reuse to keep the token in memory.
+// auth/secretstore/secretstoretest is the conformance suite every store
+// passes.
 //
 // # Errors
 //

@@ -99,7 +99,7 @@ func scrub(s string, secrets []string) string {
 			s = strings.ReplaceAll(s, sec, "[REDACTED]")
 		}
 	}
-	const max = 300
+	const max = 600
 	if len(s) > max {
 		s = s[:max] + "..."
 	}

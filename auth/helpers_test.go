@@ -66,6 +66,9 @@ func testLogger() *slog.Logger {
 }
 
 func TestMain(m *testing.M) {
+	if os.Getenv(raceChildEnv) != "" {
+		os.Exit(raceChild()) // a worker process of the rotation race
+	}
 	code := m.Run()
 	leaks.mu.Lock()
 	defer leaks.mu.Unlock()

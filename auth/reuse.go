@@ -148,11 +148,17 @@ func (r *ReuseSource) refresh(ctx context.Context, f *flight) {
 
 // Invalidate drops the cached token, so that the next Token call fetches a
 // new one. Call it when the server refuses a token before its expiry (a
-// 401 after a password change, a revoked session); Transport does.
+// 401 after a password change, a revoked session); Transport does. When
+// the wrapped source is itself an Invalidator (a Rotating, whose token
+// lives in a shared store), it is told too, so that the fetch does not
+// bring the refused token back.
 func (r *ReuseSource) Invalidate() {
 	r.mu.Lock()
 	r.tok = nil
 	r.mu.Unlock()
+	if inv, ok := r.src.(Invalidator); ok {
+		inv.Invalidate()
+	}
 }
 
 // OAuth2 adapts r to an oauth2.TokenSource; see the OAuth2 function.

@@ -2,8 +2,6 @@ package auth
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -35,6 +33,16 @@ type rotState struct {
 // by compare-and-swap) before handing out the new access token, so the
 // next refresh always starts from it. The losers re-read the store until
 // the winner's token appears, or its claim lapses.
+//
+// One Rotating is safe for concurrent use: the goroutines of one process
+// that call Token together share one trip to the store (and at most one
+// refresh), so a process is one worker however many goroutines it runs.
+// Each Token call reads the store; wrap Rotating in Reuse to keep the token
+// in memory between calls (Reuse passes Invalidate on).
+//
+// Lease must outlast a refresh request (the HTTP client's timeout): a
+// claim that lapses while its refresh is still in flight lets a second
+// worker replay the same refresh token.
 type Rotating struct {
 	Store     SecretStore
 	Key       string
@@ -45,10 +53,9 @@ type Rotating struct {
 	Poll time.Duration
 	Now  func() time.Time
 
-	once     sync.Once
-	id       string
 	mu       sync.Mutex
 	rejected string
+	flight   *flight // this process's trip to the store, if one is under way
 }
 
 // Seed stores the first refresh token under key (version 0 → 1), as after
@@ -68,12 +75,47 @@ func (r *Rotating) Invalidate() {
 }
 
 // Token returns the shared access token, refreshing it when expired.
+// Concurrent calls on one Rotating wait for one of them to finish and
+// share its result.
 func (r *Rotating) Token(ctx context.Context) (*Token, error) {
-	r.once.Do(func() {
-		b := make([]byte, 8)
-		_, _ = rand.Read(b)
-		r.id = hex.EncodeToString(b)
-	})
+	for {
+		r.mu.Lock()
+		f := r.flight
+		leader := f == nil
+		if leader {
+			f = &flight{done: make(chan struct{})}
+			r.flight = f
+		}
+		r.mu.Unlock()
+		if leader {
+			tok, err := r.token(ctx)
+			r.mu.Lock()
+			r.flight = nil
+			f.tok, f.err = tok.clone(), err
+			r.mu.Unlock()
+			close(f.done)
+			return tok, err
+		}
+		select {
+		case <-f.done:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+		// The leader gave up because its own ctx ended; a waiter whose ctx
+		// is alive tries again rather than inherit that.
+		if f.err != nil && (errors.Is(f.err, context.Canceled) || errors.Is(f.err, context.DeadlineExceeded)) && ctx.Err() == nil {
+			continue
+		}
+		return f.tok.clone(), f.err
+	}
+}
+
+// token is one trip to the store: it returns the stored token, waits for
+// another worker's refresh, or claims and performs the refresh itself.
+func (r *Rotating) token(ctx context.Context) (*Token, error) {
+	// Each trip claims under its own id, so a claim is never mistaken for
+	// another trip's, even in the same process.
+	id := randomID()
 	now, lease, poll := nowOr(r.Now), r.Lease, r.Poll
 	if lease <= 0 {
 		lease = 30 * time.Second
@@ -100,7 +142,7 @@ func (r *Rotating) Token(ctx context.Context) (*Token, error) {
 		if st.Access != "" && st.Access != rejected && t.Valid(now()) && st.Lease == "" {
 			return t, nil
 		}
-		if st.Lease != "" && st.Lease != r.id && now().Before(st.LeaseTo) {
+		if st.Lease != "" && st.Lease != id && now().Before(st.LeaseTo) {
 			if err := sleepCtx(ctx, poll); err != nil {
 				return nil, err
 			}
@@ -108,7 +150,7 @@ func (r *Rotating) Token(ctx context.Context) (*Token, error) {
 		}
 		// Claim the refresh.
 		claim := st
-		claim.Lease, claim.LeaseTo = r.id, now().Add(lease)
+		claim.Lease, claim.LeaseTo = id, now().Add(lease)
 		b, _ := json.Marshal(claim)
 		v, err := r.Store.CompareAndSwap(ctx, r.Key, sec.Version, b)
 		if errors.Is(err, ErrVersionConflict) {

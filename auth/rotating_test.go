@@ -137,3 +137,71 @@ func TestStoresCompareAndSwap(t *testing.T) {
 func containsAny(s, sub string) bool {
 	return len(sub) > 0 && len(s) >= len(sub) && strings.Contains(s, sub)
 }
+
+// One Rotating shared by the goroutines of a process (as behind a
+// Transport) refreshes once: its goroutines share one trip to the store.
+func TestRotatingSharedByGoroutines(t *testing.T) {
+	ts := &rotatingServer{current: "shared-initial-refresh", used: map[string]bool{}}
+	secret(ts.current, "shared-expired-access")
+	srv := httptest.NewServer(ts)
+	defer srv.Close()
+	ctx := context.Background()
+	store := auth.NewMemoryStore()
+	expired := &auth.Token{AccessToken: "shared-expired-access", RefreshToken: ts.current, Expiry: time.Now().Add(-time.Minute)}
+	if err := auth.Seed(ctx, store, "k", expired); err != nil {
+		t.Fatal(err)
+	}
+	rot := &auth.Rotating{Store: store, Key: "k", Poll: time.Millisecond,
+		Refresher: &auth.AuthCodeFlow{Name: "test", TokenURL: srv.URL, ClientID: "c", HTTPClient: srv.Client()}}
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	got := make([]string, 32)
+	for i := range got {
+		wg.Go(func() {
+			<-start
+			tok, err := rot.Token(ctx)
+			observeErr(err)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			got[i] = tok.AccessToken
+		})
+	}
+	close(start)
+	wg.Wait()
+	if ts.refreshs != 1 || ts.reuse {
+		t.Errorf("%d refreshes reached the server (reuse detected: %v), want exactly 1", ts.refreshs, ts.reuse)
+	}
+	for i, g := range got {
+		if g != "rotated-access-1" {
+			t.Errorf("goroutine %d ended with %q, want rotated-access-1", i, g)
+		}
+	}
+}
+
+// Reuse over Rotating: Invalidate reaches the store-backed source, so a
+// token the API refused is refreshed rather than read back from the store.
+func TestReuseInvalidatesRotating(t *testing.T) {
+	ts := &rotatingServer{current: "reuse-initial-refresh", used: map[string]bool{}}
+	secret(ts.current, "reuse-live-access")
+	srv := httptest.NewServer(ts)
+	defer srv.Close()
+	ctx := context.Background()
+	store := auth.NewMemoryStore()
+	live := &auth.Token{AccessToken: "reuse-live-access", RefreshToken: ts.current, Expiry: time.Now().Add(time.Hour)}
+	if err := auth.Seed(ctx, store, "k", live); err != nil {
+		t.Fatal(err)
+	}
+	src := auth.Reuse(&auth.Rotating{Store: store, Key: "k", Poll: time.Millisecond,
+		Refresher: &auth.AuthCodeFlow{Name: "test", TokenURL: srv.URL, ClientID: "c", HTTPClient: srv.Client()}})
+	tok, err := src.Token(ctx)
+	if err != nil || tok.AccessToken != "reuse-live-access" {
+		t.Fatalf("first token: %v %v", tok, err)
+	}
+	src.Invalidate()
+	tok, err = src.Token(ctx)
+	if err != nil || tok.AccessToken != "rotated-access-1" || ts.refreshs != 1 {
+		t.Fatalf("after Invalidate: %v %v (%d refreshes), want rotated-access-1 from one refresh", tok, err, ts.refreshs)
+	}
+}

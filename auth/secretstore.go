@@ -36,8 +36,13 @@ var ErrSecretNotFound = errors.New("auth: secret not found")
 // SecretStore keeps credentials that change (rotated refresh tokens) where
 // every worker sees them, with versioned compare-and-swap writes so that two
 // workers never both act on one version.
+//
+// Every implementation behaves as MemoryStore does; the conformance suite
+// in auth/secretstore/secretstoretest checks it: versions start at 1 and
+// grow with each write, values are copied in and out, a cancelled context
+// changes nothing, and no error contains a value.
 type SecretStore interface {
-	// Get returns the current value and version.
+	// Get returns the current value and version, or ErrSecretNotFound.
 	Get(ctx context.Context, key string) (Secret, error)
 	// CompareAndSwap writes newValue if the stored version is oldVersion
 	// (0: the key must not exist) and returns the new version, or
@@ -56,6 +61,9 @@ func NewMemoryStore() *MemoryStore { return &MemoryStore{m: map[string]Secret{}}
 
 // Get implements SecretStore.
 func (s *MemoryStore) Get(ctx context.Context, key string) (Secret, error) {
+	if err := ctx.Err(); err != nil {
+		return Secret{}, err
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	v, ok := s.m[key]
@@ -67,6 +75,9 @@ func (s *MemoryStore) Get(ctx context.Context, key string) (Secret, error) {
 
 // CompareAndSwap implements SecretStore.
 func (s *MemoryStore) CompareAndSwap(ctx context.Context, key string, oldVersion int64, newValue []byte) (int64, error) {
+	if err := ctx.Err(); err != nil {
+		return 0, err
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.m[key].Version != oldVersion {
@@ -124,6 +135,9 @@ func (s *FileStore) read(p string) (Secret, error) {
 func (s *FileStore) Get(ctx context.Context, key string) (Secret, error) {
 	p, err := s.path(key)
 	if err != nil {
+		return Secret{}, err
+	}
+	if err := ctx.Err(); err != nil {
 		return Secret{}, err
 	}
 	return s.read(p) // rename is atomic: a reader sees the old or the new file
