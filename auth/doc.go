@@ -17,11 +17,29 @@
 //	Salesforce web server + PKCE, refresh SalesforceWebServer → *AuthCodeFlow
 //	Entra client credentials (secret)     EntraClientCredentials        {authority}/oauth2/v2.0/token
 //	Entra client credentials (certificate) EntraClientCredentials{Certificate, Key}
+//	Entra authorization code + PKCE       EntraAuthCode                 {authority}/oauth2/v2.0/authorize, token
 //	HubSpot authorization code, refresh   HubSpotApp → *AuthCodeFlow    /oauth/v1/token
 //	HubSpot private app                   HubSpotPrivateApp (Static)    none
 //
 // Salesforce's InstanceURL arrives on the Token; pass it to the adapter.
 // EntraScope(orgURL) is the Dataverse scope https://{org}/.default.
+//
+// EntraAuthCode is for delegated use: the app acts in Dataverse as the
+// user who signed in, with their security roles. Its scopes default to
+// EntraUserScope(OrgURL) (https://{org}/user_impersonation) and
+// offline_access; a web app authenticates with ClientSecret or, better,
+// Certificate and Key, and a public client (desktop, mobile) with neither:
+//
+//	flow := auth.EntraAuthCode{Authority: auth.EntraLogin + "/" + tenant, ClientID: appID,
+//		Certificate: cert, Key: key, RedirectURL: "https://app.example/callback", OrgURL: orgURL}
+//	http.Redirect(w, r, flow.AuthCodeURL(state, verifier), http.StatusFound) // keep state and verifier
+//	tok, err := flow.Exchange(ctx, code, verifier)                           // in the redirect handler
+//	src := auth.Reuse(flow.TokenSource(tok.RefreshToken))
+//
+// Entra gives a new refresh token on every refresh and leaves the old one
+// valid, so workers that refresh at once do not revoke each other; keep
+// the newest anyway (TokenSource does in memory, Rotating in a store), as
+// each lapses 90 days after it was issued.
 //
 // # Any OpenID provider
 //
@@ -79,8 +97,9 @@
 // # Redaction and TLS
 //
 // Token and Secret print and log without credentials (String, GoString,
-// LogValue); errors never contain a secret, token, assertion or code the
-// request carried. TLSConfig is the TLS policy (TLS 1.2 minimum, system
+// LogValue), and so do EntraClientCredentials and EntraAuthCode; errors
+// never contain a secret, token, assertion, code or verifier the request
+// carried. TLSConfig is the TLS policy (TLS 1.2 minimum, system
 // roots unless a pool is given, verification always on) used by the
 // default client of every flow.
 package auth

@@ -82,8 +82,10 @@
 //
 // # Microsoft Entra
 //
-// [WithEntra] adds an emulated Entra tenant with confidential client apps
-// ([EntraApp]: a client id with a secret, a certificate, or both). It runs
+// [WithEntra] adds an emulated Entra tenant with registered apps
+// ([EntraApp]: a client id with a secret, a certificate, or both, and
+// redirect URIs for the authorization code flow; an app with only redirect
+// URIs is a public client). It runs
 // on its own TLS listener, since Microsoft's libraries refuse an authority
 // over plain http; [Server.EntraURL] is the authority (what
 // https://login.microsoftonline.com/{tenant} is for the real one) and
@@ -110,8 +112,40 @@
 //	drv, err := dynamics.New(dynamics.WithBaseURL(srv.URL), dynamics.WithHTTPClient(srv.Client()),
 //		dynamics.WithTokenSource(creds.TokenSource(ctx)))
 //
-// Token requests are in the request log and open to faults under the
-// routes "openid-configuration", "keys" and "token".
+// For delegated use, [WithEntraUsers] declares the tenant's users
+// ([EntraUser]), who also become systemusers of the environment. The
+// authorization endpoint ({authority}/oauth2/v2.0/authorize,
+// [Server.EntraAuthorizeURL]) signs in the user the login_hint names (or
+// the first one) without a page and redirects at once to the registered
+// redirect_uri with code and state (response_mode query, fragment or
+// form_post). It wants response_type=code and the scope
+// {environment URL}/user_impersonation or /.default ([Server.EntraUserScope]),
+// with offline_access for a refresh token and openid for an ID token, and
+// takes a PKCE challenge (S256, or plain when no method is given). Bad
+// requests go back to the redirect URI with error, error_description and
+// state; a missing or unknown client or an unregistered redirect URI
+// (AADSTS50011, compared exactly, but for the port of a loopback address)
+// and an unknown login_hint (AADSTS50034) are answered in place, where
+// Entra shows its error page. The token endpoint's authorization_code
+// grant redeems a code once (54005 after), within 10 minutes (70008), for
+// the app it was issued to, with the same redirect_uri (70000) and the
+// PKCE verifier (501481 for a wrong one, 50148 for none); confidential
+// clients authenticate as for client credentials, public clients not at
+// all (700025 if they try). Delegated access tokens carry scp
+// user_impersonation, idtyp user and the user's oid, upn and name, and the
+// Web API accepts them as it does app-only ones. The refresh_token grant
+// returns a new refresh token and, as Entra does, leaves the old one valid
+// until 90 days after it was issued (700082) or until
+// [Server.RevokeEntraSessions] (50173):
+//
+//	srv := dynamicstest.New(t, dynamicstest.WithEntra(tenant,
+//		dynamicstest.EntraApp{ClientID: appID, ClientSecret: secret, RedirectURIs: []string{"https://app.example/cb"}}),
+//		dynamicstest.WithEntraUsers(dynamicstest.EntraUser{ObjectID: oid, UserPrincipalName: "ada@contoso.onmicrosoft.com"}))
+//	// GET cfg.AuthCodeURL(...) with a client that does not follow redirects;
+//	// the Location header carries the code.
+//
+// Entra requests are in the request log and open to faults under the
+// routes "openid-configuration", "keys", "authorize" and "token".
 //
 // # Where it differs from Dataverse
 //
@@ -123,8 +157,15 @@
 // set in progress. Choices that the reference could not confirm (the error
 // for a delta token on a table without change tracking, the status of a
 // duplicate-key create) follow the most likely behaviour and are marked in
-// the code. The Entra tenant serves the client credentials grant only (no
-// authorization code, device code or refresh tokens), every app acts as the
-// environment's one application user, and the code for an assertion with
-// the wrong audience (50013) could not be confirmed.
+// the code. The Entra tenant serves the client credentials, authorization
+// code and refresh token grants (no device code, on-behalf-of or
+// implicit flow), asks no consent and applies no conditional access, every
+// app-only token acts as the environment's one application user, and a
+// request with a delegated token still acts as that application user
+// unless it names a user with CallerObjectId. The codes the reference
+// could not confirm are marked in the code: 50013 for an assertion with
+// the wrong audience, 70000 for an unknown code or refresh token or one of
+// another app, 50148 for a missing PKCE verifier, 9002313 for an unknown
+// response_mode or code_challenge_method. A refused redemption leaves the
+// code usable.
 package dynamicstest

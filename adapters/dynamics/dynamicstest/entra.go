@@ -12,8 +12,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"html"
 	"io"
 	"log"
+	"maps"
 	"math/big"
 	"net"
 	"net/http"
@@ -22,13 +24,16 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 )
 
-// EntraApp is a confidential client application registered in the
-// emulated Microsoft Entra tenant of [WithEntra]: what an app registration
-// with a client secret or an uploaded certificate is in a real tenant. Give
-// it a secret, a certificate, or both.
+// EntraApp is an application registered in the emulated Microsoft Entra
+// tenant of [WithEntra]: what an app registration is in a real tenant. A
+// confidential client (a daemon or a web app) has a client secret, a
+// certificate, or both; a public client (a desktop or mobile app) has only
+// redirect URIs and signs users in with the authorization code flow and
+// PKCE, without a credential.
 type EntraApp struct {
 	// ClientID is the application (client) id, usually a GUID. It is
 	// matched without regard to case, as Entra does.
@@ -40,68 +45,157 @@ type EntraApp struct {
 	// assertion: a JWT signed (RS256 or PS256) with the certificate's RSA
 	// private key. Only the public certificate is needed here.
 	Certificate *x509.Certificate
+	// RedirectURIs are where the authorization endpoint may send a user
+	// back with a code, compared exactly as Entra compares them (case and
+	// trailing slash included): https URLs, http URLs on a loopback address
+	// (whose port is ignored, as Entra ignores it there, so that a desktop
+	// app can listen on any free port), or a custom scheme such as
+	// myapp://auth. Without any, the app cannot use the authorization code
+	// flow.
+	RedirectURIs []string
+}
+
+// EntraUser is a user of the emulated tenant, who signs in to apps with the
+// authorization code flow for delegated access to the environment. The
+// emulator signs them in without a page: the authorization endpoint
+// redirects at once, as if they had entered their password and consented.
+// Each is also a member of the environment: a systemuser with their object
+// id (when the environment has a systemuser table).
+type EntraUser struct {
+	// ObjectID is the user's object id, a GUID: the oid of their tokens and
+	// the azureactivedirectoryobjectid of their systemuser.
+	ObjectID string
+	// UserPrincipalName is the user's sign-in name, such as
+	// ada@contoso.onmicrosoft.com; an authorization request's login_hint
+	// picks the user by it, without regard to case.
+	UserPrincipalName string
+	// Name is the display name (the name claim and the systemuser's full
+	// name); the user principal name when empty.
+	Name string
+	// DeclinesConsent makes the user refuse the consent prompt: the
+	// authorization endpoint redirects with error=access_denied
+	// (AADSTS65004), so that a test can check how an app handles refusal.
+	DeclinesConsent bool
 }
 
 // WithEntra adds a Microsoft Entra-style token endpoint for tenantID (a
 // tenant GUID or a domain such as contoso.onmicrosoft.com) with apps as its
-// confidential clients. It runs on its own TLS listener, because Microsoft's
-// libraries (MSAL, azidentity) refuse an authority over plain http:
-// [Server.EntraURL] is the authority and [Server.EntraCertPool] trusts its
-// certificate. The Web API then requires a bearer token issued by it (or
-// the token of [WithBearerToken], when that is set too), and refuses it once
-// expired by the server's clock.
+// registered applications. It runs on its own TLS listener, because
+// Microsoft's libraries (MSAL, azidentity) refuse an authority over plain
+// http: [Server.EntraURL] is the authority and [Server.EntraCertPool]
+// trusts its certificate. The Web API then requires a bearer token issued
+// by it (or the token of [WithBearerToken], when that is set too), and
+// refuses it once expired by the server's clock. [WithEntraUsers] adds the
+// users who sign in with the authorization code flow.
 func WithEntra(tenantID string, apps ...EntraApp) Option {
 	return func(c *config) {
-		c.entra = &entraConfig{tenant: tenantID, apps: slices.Clone(apps)}
+		if c.entra == nil {
+			c.entra = &entraConfig{}
+		}
+		c.entra.tenant, c.entra.apps, c.entra.usersOnly = tenantID, slices.Clone(apps), false
+	}
+}
+
+// WithEntraUsers adds users to the tenant of [WithEntra], for the
+// authorization code flow: an authorization request signs in the user its
+// login_hint names, or else the first of them.
+func WithEntraUsers(users ...EntraUser) Option {
+	return func(c *config) {
+		if c.entra == nil {
+			c.entra = &entraConfig{usersOnly: true}
+		}
+		c.entra.users = append(c.entra.users, users...)
 	}
 }
 
 type entraConfig struct {
-	tenant string
-	apps   []EntraApp
+	usersOnly bool // WithEntraUsers was given, WithEntra not
+	tenant    string
+	apps      []EntraApp
+	users     []EntraUser
 }
 
 // Entra's lifetimes and limits.
 const (
-	entraTokenLife   = 3599 * time.Second // expires_in of a client credentials token
-	entraClockSkew   = 5 * time.Minute    // how far ahead an assertion's nbf and iat may be
-	entraMaxForm     = 1 << 20            // the largest token request body
+	entraTokenLife   = 3599 * time.Second  // expires_in of an access token
+	entraCodeLife    = 10 * time.Minute    // an authorization code's, "about 10 minutes"
+	entraRefreshLife = 90 * 24 * time.Hour // a refresh token's life: Entra's inactivity limit, as each use gives a new one
+	entraClockSkew   = 5 * time.Minute     // how far ahead an assertion's nbf and iat may be
+	entraMaxForm     = 1 << 20             // the largest token request body
 	assertionTypeJWT = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 )
 
-var tenantRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9.-]{0,254}$`)
+var (
+	tenantRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9.-]{0,254}$`)
+	// pkceRE is RFC 7636's code verifier (and plain challenge) alphabet.
+	pkceRE = regexp.MustCompile(`^[A-Za-z0-9._~-]{43,128}$`)
+)
 
-// entra is the emulated Microsoft Entra tenant: its token endpoint, its
-// OpenID configuration and the key that signs the access tokens it issues.
+// entra is the emulated Microsoft Entra tenant: its authorization and
+// token endpoints, its OpenID configuration, the key that signs the tokens
+// it issues, and the codes and refresh tokens it has handed out.
 type entra struct {
 	tenant string
 	apps   map[string]EntraApp // by lower-cased client id
-	key    *rsa.PrivateKey     // signs access tokens
+	users  []EntraUser
+	key    *rsa.PrivateKey // signs access tokens
 	kid    string
 	now    func() time.Time
 	envURL func() string // the environment URL, for the scope check
 	// appObject is the Entra object id of the environment's application
-	// user, the oid of every token: all apps act as that user.
+	// user, the oid of every app-only token: all apps act as that user.
 	appObject string
 	ts        *httptest.Server
+
+	mu      sync.Mutex
+	codes   map[string]*authCode     // authorization codes, by value
+	refresh map[string]*refreshGrant // refresh tokens, by value
+	revoked map[string]int           // sessions revocations, by user object id
+}
+
+// authCode is an authorization code and what it was issued for.
+type authCode struct {
+	clientID    string // the app's, as registered
+	redirectURI string // exactly as the authorization request gave it
+	challenge   string // the PKCE challenge, or ""
+	method      string // "S256" or "plain"
+	user        int    // index in entra.users
+	offline     bool   // offline_access was asked for: issue a refresh token
+	openid      bool   // openid was asked for: issue an ID token
+	nonce       string
+	issued      time.Time
+	used        bool
+}
+
+// refreshGrant is what a refresh token stands for.
+type refreshGrant struct {
+	clientID string
+	user     int
+	openid   bool
+	issued   time.Time
+	gen      int // the user's revocation count when issued
 }
 
 func newEntra(c *config, envURL func() string, appObject string) (*entra, error) {
 	ec := c.entra
+	if ec.usersOnly {
+		return nil, errors.New("dynamicstest: WithEntraUsers needs WithEntra: give the tenant and its apps too")
+	}
 	if !tenantRE.MatchString(ec.tenant) {
 		return nil, fmt.Errorf("dynamicstest: WithEntra: tenant id %q is not a GUID or a domain name: give one, such as contoso.onmicrosoft.com", clipText(ec.tenant))
 	}
 	if len(ec.apps) == 0 {
-		return nil, errors.New("dynamicstest: WithEntra: register at least one EntraApp, with a client secret or a certificate")
+		return nil, errors.New("dynamicstest: WithEntra: register at least one EntraApp, with a client secret, a certificate or redirect URIs")
 	}
-	e := &entra{tenant: ec.tenant, apps: map[string]EntraApp{}, now: c.now, envURL: envURL, appObject: appObject}
+	e := &entra{tenant: ec.tenant, apps: map[string]EntraApp{}, now: c.now, envURL: envURL, appObject: appObject,
+		codes: map[string]*authCode{}, refresh: map[string]*refreshGrant{}, revoked: map[string]int{}}
 	for i, a := range ec.apps {
 		id := strings.ToLower(strings.TrimSpace(a.ClientID))
 		switch {
 		case id == "":
 			return nil, fmt.Errorf("dynamicstest: WithEntra: app %d has no ClientID", i)
-		case a.ClientSecret == "" && a.Certificate == nil:
-			return nil, fmt.Errorf("dynamicstest: WithEntra: app %s has neither a ClientSecret nor a Certificate: give it one to authenticate with", a.ClientID)
+		case a.ClientSecret == "" && a.Certificate == nil && len(a.RedirectURIs) == 0:
+			return nil, fmt.Errorf("dynamicstest: WithEntra: app %s has neither a ClientSecret nor a Certificate nor RedirectURIs: give it a credential (a confidential client) or redirect URIs (a public client)", a.ClientID)
 		}
 		if _, dup := e.apps[id]; dup {
 			return nil, fmt.Errorf("dynamicstest: WithEntra: app %s is registered twice", a.ClientID)
@@ -111,7 +205,32 @@ func newEntra(c *config, envURL func() string, appObject string) (*entra, error)
 				return nil, fmt.Errorf("dynamicstest: WithEntra: app %s: the certificate's key is %T; client assertions are verified with RSA keys, as Entra signs and verifies them", a.ClientID, a.Certificate.PublicKey)
 			}
 		}
+		for _, u := range a.RedirectURIs {
+			if err := checkRedirectURI(u); err != nil {
+				return nil, fmt.Errorf("dynamicstest: WithEntra: app %s: redirect URI %q %s", a.ClientID, clipText(u), err)
+			}
+		}
+		a.RedirectURIs = slices.Clone(a.RedirectURIs)
 		e.apps[id] = a
+	}
+	seen := map[string]bool{}
+	for i, u := range ec.users {
+		upn := strings.ToLower(strings.TrimSpace(u.UserPrincipalName))
+		oid := strings.ToLower(strings.TrimSpace(u.ObjectID))
+		switch {
+		case !guidRE.MatchString(oid):
+			return nil, fmt.Errorf("dynamicstest: WithEntraUsers: user %d has ObjectID %q: give a GUID, the user's object id", i, clipText(u.ObjectID))
+		case !strings.Contains(upn, "@"):
+			return nil, fmt.Errorf("dynamicstest: WithEntraUsers: user %s has UserPrincipalName %q: give a sign-in name such as ada@%s", oid, clipText(u.UserPrincipalName), ec.tenant)
+		case seen[upn] || seen[oid]:
+			return nil, fmt.Errorf("dynamicstest: WithEntraUsers: user %s (%s) is declared twice", oid, upn)
+		}
+		seen[upn], seen[oid] = true, true
+		u.ObjectID, u.UserPrincipalName = oid, strings.TrimSpace(u.UserPrincipalName)
+		if u.Name == "" {
+			u.Name = u.UserPrincipalName
+		}
+		e.users = append(e.users, u)
 	}
 	key, err := rsa.GenerateKey(rand.Reader, 2048)
 	if err != nil {
@@ -122,10 +241,65 @@ func newEntra(c *config, envURL func() string, appObject string) (*entra, error)
 	return e, nil
 }
 
+// checkRedirectURI applies Entra's rules for a registered redirect URI: an
+// absolute URI without a fragment; https, http on loopback only, or a
+// custom scheme.
+func checkRedirectURI(s string) error {
+	u, err := url.Parse(s)
+	switch {
+	case err != nil || u.Scheme == "":
+		return errors.New("is not an absolute URI: give one such as https://app.example/callback")
+	case u.Fragment != "" || strings.Contains(s, "#"):
+		return errors.New("has a fragment, which Entra does not allow in a redirect URI")
+	case u.Scheme == "https" && u.Host == "":
+		return errors.New("has no host")
+	case u.Scheme == "http" && !loopbackHost(u.Hostname()):
+		return errors.New("uses http on a host that is not loopback: Entra allows http only for localhost and 127.0.0.1; use https")
+	}
+	return nil
+}
+
+func loopbackHost(h string) bool {
+	if strings.EqualFold(h, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(h)
+	return ip != nil && ip.IsLoopback()
+}
+
+// redirectAllowed reports whether uri is one of app's redirect URIs: the
+// same string, or, for http on loopback, the same but for the port.
+func (a EntraApp) redirectAllowed(uri string) bool {
+	if slices.Contains(a.RedirectURIs, uri) {
+		return true
+	}
+	got, err := url.Parse(uri)
+	if err != nil || got.Scheme != "http" || !loopbackHost(got.Hostname()) {
+		return false
+	}
+	for _, r := range a.RedirectURIs {
+		reg, err := url.Parse(r)
+		if err == nil && reg.Scheme == "http" && reg.Hostname() == got.Hostname() && reg.User.String() == got.User.String() &&
+			reg.EscapedPath() == got.EscapedPath() && reg.RawQuery == got.RawQuery && !strings.Contains(uri, "#") {
+			return true
+		}
+	}
+	return false
+}
+
+// public reports whether the app is a public client, with no credential.
+func (a EntraApp) public() bool { return a.ClientSecret == "" && a.Certificate == nil }
+
 // start serves the tenant on its own TLS listener, through the server's
-// request log and fault injector (routes "openid-configuration", "keys" and
-// "token").
+// request log and fault injector (routes "openid-configuration", "keys",
+// "authorize" and "token"), and makes its users members of the
+// environment.
 func (e *entra) start(s *Server) {
+	for _, u := range e.users {
+		// Without a systemuser table there is nowhere to put them; the
+		// tokens still open the Web API.
+		_, _ = s.AddUser(u.Name, u.ObjectID)
+	}
 	h := s.log.Middleware(entraRoute, s.faults.Middleware(entraRoute, http.HandlerFunc(e.serve)))
 	e.ts = httptest.NewUnstartedServer(h)
 	e.ts.Config.ReadHeaderTimeout = 30 * time.Second
@@ -160,6 +334,37 @@ func (s *Server) EntraTokenURL() string {
 		return u + "/oauth2/v2.0/token"
 	}
 	return ""
+}
+
+// EntraAuthorizeURL returns the authorization endpoint of the emulated
+// Entra tenant, EntraURL() + "/oauth2/v2.0/authorize", where an app sends a
+// user's browser to sign in, or "" without [WithEntra].
+func (s *Server) EntraAuthorizeURL() string {
+	if u := s.EntraURL(); u != "" {
+		return u + "/oauth2/v2.0/authorize"
+	}
+	return ""
+}
+
+// EntraUserScope returns the delegated scope an app asks for to call the
+// Web API as a signed-in user: the environment URL as Entra knows it
+// (https) + "/user_impersonation". Add offline_access for a refresh token.
+func (s *Server) EntraUserScope() string {
+	return strings.TrimSuffix(s.EntraScope(), "/.default") + "/user_impersonation"
+}
+
+// RevokeEntraSessions revokes every refresh token the tenant has issued to
+// the user with this object id, as an administrator's "revoke sessions" or
+// a password reset does: redeeming one then fails with invalid_grant
+// (AADSTS50173), and the user has to sign in again. Access tokens already
+// issued stay valid until they expire. Unknown ids are ignored.
+func (s *Server) RevokeEntraSessions(userObjectID string) {
+	if s.entra == nil {
+		return
+	}
+	s.entra.mu.Lock()
+	defer s.entra.mu.Unlock()
+	s.entra.revoked[strings.ToLower(strings.TrimSpace(userObjectID))]++
 }
 
 // EntraScope returns the scope a confidential client asks for to call the
@@ -200,6 +405,8 @@ func entraRoute(r *http.Request) string {
 		return "keys"
 	case "oauth2/v2.0/token":
 		return "token"
+	case "oauth2/v2.0/authorize":
+		return "authorize"
 	}
 	return "unknown"
 }
@@ -212,10 +419,17 @@ type entraError struct {
 	desc   string // the description, without the AADSTS prefix
 }
 
+// describe returns Entra's error_description for ee, with the trace and
+// correlation ids and the timestamp it carries.
+func (e *entra) describe(ee *entraError) (desc, trace, corr, ts string) {
+	trace, corr = newGUID(), newGUID()
+	ts = e.now().UTC().Format("2006-01-02 15:04:05Z")
+	desc = fmt.Sprintf("AADSTS%d: %s Trace ID: %s Correlation ID: %s Timestamp: %s", ee.code, ee.desc, trace, corr, ts)
+	return desc, trace, corr, ts
+}
+
 func (e *entra) writeError(w http.ResponseWriter, ee *entraError) {
-	trace, corr := newGUID(), newGUID()
-	ts := e.now().UTC().Format("2006-01-02 15:04:05Z")
-	desc := fmt.Sprintf("AADSTS%d: %s Trace ID: %s Correlation ID: %s Timestamp: %s", ee.code, ee.desc, trace, corr, ts)
+	desc, trace, corr, ts := e.describe(ee)
 	body, _ := json.Marshal(map[string]any{
 		"error":             ee.err,
 		"error_description": desc,
@@ -268,9 +482,15 @@ func (e *entra) serve(w http.ResponseWriter, r *http.Request) {
 		if method(http.MethodPost) {
 			e.token(w, r, base+"/oauth2/v2.0/token")
 		}
+	case "oauth2/v2.0/authorize":
+		// The authorization endpoint takes its parameters in the query
+		// (GET) or a form (POST), as Entra's does.
+		if r.Method == http.MethodPost || method(http.MethodGet) {
+			e.authorize(w, r)
+		}
 	default:
 		e.writeError(w, &entraError{status: http.StatusNotFound, err: "invalid_request", code: 900561,
-			desc: fmt.Sprintf("The emulated Entra tenant serves /%[1]s/v2.0/.well-known/openid-configuration, /%[1]s/discovery/v2.0/keys and /%[1]s/oauth2/v2.0/token; there is nothing at %[2]s.", e.tenant, clipText(r.URL.Path))})
+			desc: fmt.Sprintf("The emulated Entra tenant serves /%[1]s/v2.0/.well-known/openid-configuration, /%[1]s/discovery/v2.0/keys, /%[1]s/oauth2/v2.0/authorize and /%[1]s/oauth2/v2.0/token; there is nothing at %[2]s.", e.tenant, clipText(r.URL.Path))})
 	}
 }
 
@@ -321,8 +541,8 @@ func missingParam(name string) *entraError {
 		desc: fmt.Sprintf("The request body must contain the following parameter: '%s'.", name)}
 }
 
-// token serves the token endpoint: the client credentials grant, with a
-// client secret or a client assertion.
+// token serves the token endpoint: the client credentials, authorization
+// code and refresh token grants.
 func (e *entra) token(w http.ResponseWriter, r *http.Request, endpoint string) {
 	r.Body = http.MaxBytesReader(w, r.Body, entraMaxForm)
 	if err := r.ParseForm(); err != nil {
@@ -330,38 +550,67 @@ func (e *entra) token(w http.ResponseWriter, r *http.Request, endpoint string) {
 			desc: "The request body must be application/x-www-form-urlencoded, of at most 1 MiB."})
 		return
 	}
-	form := r.PostForm
-	tok, ee := e.grant(form, r, endpoint)
+	body, ee := e.grant(r.PostForm, r, endpoint)
 	if ee != nil {
 		e.writeError(w, ee)
 		return
 	}
-	body, _ := json.Marshal(map[string]any{
+	raw, _ := json.Marshal(body)
+	writeEntraJSON(w, http.StatusOK, raw)
+}
+
+func (e *entra) grant(form url.Values, r *http.Request, endpoint string) (map[string]any, *entraError) {
+	grant := form.Get("grant_type")
+	switch grant {
+	case "":
+		return nil, missingParam("grant_type")
+	case "client_credentials", "authorization_code", "refresh_token":
+	default:
+		return nil, &entraError{status: http.StatusBadRequest, err: "unsupported_grant_type", code: 70003,
+			desc: fmt.Sprintf("The app requested an unsupported grant type '%s'. The emulated tenant supports client_credentials, authorization_code and refresh_token.", clipText(grant))}
+	}
+	app, acr, ee := e.authenticate(form, r, endpoint)
+	if ee != nil {
+		return nil, ee
+	}
+	switch grant {
+	case "authorization_code":
+		return e.redeemCode(app, acr, form, endpoint)
+	case "refresh_token":
+		return e.redeemRefresh(app, acr, form, endpoint)
+	}
+	if acr == "0" {
+		return nil, &entraError{status: http.StatusUnauthorized, err: "invalid_client", code: 7000218,
+			desc: fmt.Sprintf("The request body must contain the following parameter: 'client_assertion' or 'client_secret'. App '%s' is a public client, with no credential for the client credentials grant.", app.ClientID)}
+	}
+	resource, ee := e.checkScope(form.Get("scope"))
+	if ee != nil {
+		return nil, ee
+	}
+	tok, ee := e.issue(app, resource, acr)
+	if ee != nil {
+		return nil, ee
+	}
+	return map[string]any{
 		"token_type":     "Bearer",
 		"expires_in":     int(entraTokenLife / time.Second),
 		"ext_expires_in": int(entraTokenLife / time.Second),
 		"access_token":   tok,
-	})
-	writeEntraJSON(w, http.StatusOK, body)
+	}, nil
 }
 
-func (e *entra) grant(form url.Values, r *http.Request, endpoint string) (string, *entraError) {
-	grant := form.Get("grant_type")
-	switch grant {
-	case "":
-		return "", missingParam("grant_type")
-	case "client_credentials":
-	default:
-		return "", &entraError{status: http.StatusBadRequest, err: "unsupported_grant_type", code: 70003,
-			desc: fmt.Sprintf("The app requested an unsupported grant type '%s'. The emulated tenant supports client_credentials only.", clipText(grant))}
-	}
+// authenticate finds the client of a token request and checks its
+// credential: a client secret (in the form or HTTP Basic), a client
+// assertion, or none for a public client. It returns the app and its
+// appidacr: 0 for a public client, 1 for a secret, 2 for a certificate.
+func (e *entra) authenticate(form url.Values, r *http.Request, endpoint string) (EntraApp, string, *entraError) {
 	clientID, secret := form.Get("client_id"), form.Get("client_secret")
 	if u, p, ok := r.BasicAuth(); ok {
 		// client_secret_basic: both parts are form-urlencoded (RFC 6749 2.3.1).
 		uu, err1 := url.QueryUnescape(u)
 		pp, err2 := url.QueryUnescape(p)
 		if err1 != nil || err2 != nil || (clientID != "" && !strings.EqualFold(clientID, uu)) {
-			return "", &entraError{status: http.StatusUnauthorized, err: "invalid_client", code: 7000215,
+			return EntraApp{}, "", &entraError{status: http.StatusUnauthorized, err: "invalid_client", code: 7000215,
 				desc: "Invalid client secret provided: the Authorization header is not a valid client_secret_basic credential for the client_id of the request."}
 		}
 		clientID, secret = uu, pp
@@ -370,12 +619,12 @@ func (e *entra) grant(form url.Values, r *http.Request, endpoint string) (string
 	var claims *assertionClaims
 	if assertion != "" {
 		if assertionType != assertionTypeJWT {
-			return "", &entraError{status: http.StatusBadRequest, err: "invalid_request", code: 900144,
+			return EntraApp{}, "", &entraError{status: http.StatusBadRequest, err: "invalid_request", code: 900144,
 				desc: fmt.Sprintf("The request body must contain the following parameter: 'client_assertion_type' with the value '%s'.", assertionTypeJWT)}
 		}
 		var err error
 		if claims, err = parseAssertion(assertion); err != nil {
-			return "", &entraError{status: http.StatusBadRequest, err: "invalid_request", code: 50027,
+			return EntraApp{}, "", &entraError{status: http.StatusBadRequest, err: "invalid_request", code: 50027,
 				desc: "JWT token is invalid or malformed: " + err.Error()}
 		}
 		if clientID == "" {
@@ -383,37 +632,403 @@ func (e *entra) grant(form url.Values, r *http.Request, endpoint string) (string
 		}
 	}
 	if clientID == "" {
-		return "", missingParam("client_id")
+		return EntraApp{}, "", missingParam("client_id")
 	}
 	app, ok := e.apps[strings.ToLower(clientID)]
 	if !ok {
-		return "", &entraError{status: http.StatusBadRequest, err: "unauthorized_client", code: 700016,
-			desc: fmt.Sprintf("Application with identifier '%s' was not found in the directory '%s'. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant. You may have sent your authentication request to the wrong tenant.", clipText(clientID), e.tenant)}
+		return EntraApp{}, "", e.unknownApp(clientID)
 	}
-	method := "1" // appidacr: 1 for a secret, 2 for a certificate
 	switch {
 	case secret != "" && assertion != "":
-		return "", &entraError{status: http.StatusBadRequest, err: "invalid_request", code: 900023,
+		return app, "", &entraError{status: http.StatusBadRequest, err: "invalid_request", code: 900023,
 			desc: "Specified both client_secret and client_assertion: give one of them."}
+	case app.public() && (secret != "" || assertion != ""):
+		return app, "", &entraError{status: http.StatusUnauthorized, err: "invalid_client", code: 700025,
+			desc: fmt.Sprintf("Client is public so neither 'client_assertion' nor 'client_secret' should be presented. App '%s' has no credential registered.", app.ClientID)}
+	case app.public():
+		return app, "0", nil
 	case secret != "":
 		if app.ClientSecret == "" || subtle.ConstantTimeCompare([]byte(secret), []byte(app.ClientSecret)) != 1 {
-			return "", &entraError{status: http.StatusUnauthorized, err: "invalid_client", code: 7000215,
+			return app, "", &entraError{status: http.StatusUnauthorized, err: "invalid_client", code: 7000215,
 				desc: fmt.Sprintf("Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID, for a secret added to app '%s'.", app.ClientID)}
 		}
+		return app, "1", nil
 	case assertion != "":
 		if ee := e.checkAssertion(app, claims, endpoint); ee != nil {
-			return "", ee
+			return app, "", ee
 		}
-		method = "2"
-	default:
-		return "", &entraError{status: http.StatusUnauthorized, err: "invalid_client", code: 7000218,
-			desc: "The request body must contain the following parameter: 'client_assertion' or 'client_secret'."}
+		return app, "2", nil
 	}
-	resource, ee := e.checkScope(form.Get("scope"))
+	return app, "", &entraError{status: http.StatusUnauthorized, err: "invalid_client", code: 7000218,
+		desc: "The request body must contain the following parameter: 'client_assertion' or 'client_secret'."}
+}
+
+func (e *entra) unknownApp(clientID string) *entraError {
+	return &entraError{status: http.StatusBadRequest, err: "unauthorized_client", code: 700016,
+		desc: fmt.Sprintf("Application with identifier '%s' was not found in the directory '%s'. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant. You may have sent your authentication request to the wrong tenant.", clipText(clientID), e.tenant)}
+}
+
+// userScope is a delegated request's scope, checked.
+type userScope struct {
+	resource string // the audience: https://{environment host}
+	offline  bool   // offline_access: issue a refresh token
+	openid   bool   // openid: issue an ID token
+}
+
+// checkUserScope accepts a delegated request's scope: the environment's
+// user_impersonation (or /.default) scope, in its https or http form, with
+// the OpenID scopes (openid, profile, email, offline_access).
+func (e *entra) checkUserScope(scope string) (userScope, *entraError) {
+	var us userScope
+	if strings.TrimSpace(scope) == "" {
+		return us, missingParam("scope")
+	}
+	env, err := url.Parse(e.envURL())
+	if err != nil {
+		return us, &entraError{status: http.StatusInternalServerError, err: "server_error", code: 90100, desc: "The environment URL is not known yet."}
+	}
+	bad := func(s string) *entraError {
+		return &entraError{status: http.StatusBadRequest, err: "invalid_scope", code: 70011,
+			desc: fmt.Sprintf("The provided value for the input parameter 'scope' is not valid. The scope %s is not valid. A delegated request asks for the environment's scope https://%s/user_impersonation (or /.default), with offline_access for a refresh token.", clipText(s), env.Host)}
+	}
+	for s := range strings.FieldsSeq(scope) {
+		switch s {
+		case "offline_access":
+			us.offline = true
+			continue
+		case "openid":
+			us.openid = true
+			continue
+		case "profile", "email":
+			continue
+		}
+		base, ok := strings.CutSuffix(s, "/user_impersonation")
+		if !ok {
+			base, ok = strings.CutSuffix(s, "/.default")
+		}
+		u, err := url.Parse(strings.TrimRight(base, "/"))
+		if !ok || err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Path != "" || !sameHost(u.Host, env.Host) {
+			return us, bad(s)
+		}
+		us.resource = "https://" + env.Host
+	}
+	if us.resource == "" {
+		return us, bad(scope)
+	}
+	return us, nil
+}
+
+// redeemCode serves the authorization code grant: the code must be unused,
+// unexpired, the client's, and come with the redirect URI and the PKCE
+// verifier of its authorization request.
+func (e *entra) redeemCode(app EntraApp, acr string, form url.Values, endpoint string) (map[string]any, *entraError) {
+	code, redirect := form.Get("code"), form.Get("redirect_uri")
+	if code == "" {
+		return nil, missingParam("code")
+	}
+	if redirect == "" {
+		return nil, missingParam("redirect_uri")
+	}
+	invalid := func(code int, desc string) *entraError {
+		return &entraError{status: http.StatusBadRequest, err: "invalid_grant", code: code, desc: desc}
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	c, ok := e.codes[code]
+	switch {
+	case !ok:
+		return nil, invalid(70000, "Provided grant is invalid or malformed: the authorization code is not one this tenant issued.")
+	case !strings.EqualFold(c.clientID, app.ClientID):
+		return nil, invalid(70000, fmt.Sprintf("Provided grant is invalid or malformed: the authorization code was issued to another application, not '%s'.", app.ClientID))
+	case c.used:
+		return nil, invalid(54005, "OAuth2 Authorization code was already redeemed, please retry with a new valid code or use an existing refresh token.")
+	case !e.now().Before(c.issued.Add(entraCodeLife)):
+		return nil, invalid(70008, "The provided authorization code or refresh token has expired due to inactivity. Send a new interactive authorization request for this user and resource.")
+	case redirect != c.redirectURI:
+		return nil, invalid(70000, "The provided value for the 'redirect_uri' is not valid. The value must exactly match the redirect URI used to obtain the authorization code.")
+	}
+	if c.challenge != "" {
+		verifier := form.Get("code_verifier")
+		if verifier == "" {
+			// Entra's code for a missing verifier could not be confirmed;
+			// 50148 is the one it is reported to give when none is sent.
+			return nil, invalid(50148, "The code_verifier does not match the code_challenge supplied in the authorization request for PKCE: the request has no code_verifier.")
+		}
+		want := verifier
+		if c.method == "S256" {
+			want = base64.RawURLEncoding.EncodeToString(sha256Sum([]byte(verifier)))
+		}
+		if subtle.ConstantTimeCompare([]byte(want), []byte(c.challenge)) != 1 {
+			return nil, invalid(501481, "The Code_Verifier does not match the code_challenge supplied in the authorization request.")
+		}
+	}
+	if s := form.Get("scope"); s != "" {
+		if _, ee := e.checkUserScope(s); ee != nil {
+			return nil, ee
+		}
+	}
+	c.used = true
+	return e.issueUser(app, acr, c.user, c.offline, c.openid, c.nonce, endpoint)
+}
+
+// redeemRefresh serves the refresh token grant. Entra gives a new refresh
+// token with every use and, unlike servers that rotate them, leaves the
+// old one valid until it expires or the user's sessions are revoked.
+func (e *entra) redeemRefresh(app EntraApp, acr string, form url.Values, endpoint string) (map[string]any, *entraError) {
+	rt := form.Get("refresh_token")
+	if rt == "" {
+		return nil, missingParam("refresh_token")
+	}
+	invalid := func(code int, desc string) *entraError {
+		return &entraError{status: http.StatusBadRequest, err: "invalid_grant", code: code, desc: desc}
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	g, ok := e.refresh[rt]
+	switch {
+	case !ok:
+		return nil, invalid(70000, "Provided grant is invalid or malformed: the refresh token is not one this tenant issued.")
+	case !strings.EqualFold(g.clientID, app.ClientID):
+		return nil, invalid(70000, fmt.Sprintf("Provided grant is invalid or malformed: the refresh token was issued to another application, not '%s'.", app.ClientID))
+	case g.gen != e.revoked[e.users[g.user].ObjectID]:
+		return nil, invalid(50173, fmt.Sprintf("The provided grant has expired due to it being revoked, a fresh auth token is needed. The user might have changed or reset their password. The grant was issued on '%s'.", g.issued.UTC().Format(time.RFC3339)))
+	case !e.now().Before(g.issued.Add(entraRefreshLife)):
+		return nil, invalid(700082, fmt.Sprintf("The refresh token has expired due to inactivity. The token was issued on %s and was inactive for 90.00:00:00.", g.issued.UTC().Format(time.RFC3339)))
+	}
+	if s := form.Get("scope"); s != "" {
+		if _, ee := e.checkUserScope(s); ee != nil {
+			return nil, ee
+		}
+	}
+	return e.issueUser(app, acr, g.user, true, g.openid, "", endpoint)
+}
+
+// issueUser answers a delegated grant for user: an access token for the
+// environment, a new refresh token when offline, an ID token when openid.
+// The caller holds e.mu.
+func (e *entra) issueUser(app EntraApp, acr string, user int, offline, openid bool, nonce, endpoint string) (map[string]any, *entraError) {
+	env, err := url.Parse(e.envURL())
+	if err != nil {
+		return nil, &entraError{status: http.StatusInternalServerError, err: "server_error", code: 90100, desc: "The environment URL is not known yet."}
+	}
+	u, now := e.users[user], e.now()
+	resource := "https://" + env.Host
+	// sub is pairwise: the same user has a different one in each app.
+	sub := base64.RawURLEncoding.EncodeToString(sha256Sum([]byte(e.tenant + "|" + strings.ToLower(app.ClientID) + "|" + u.ObjectID)))
+	at, ee := e.sign(accessClaims{
+		Aud: resource, Iss: "https://sts.windows.net/" + e.tenant + "/",
+		Iat: now.Unix(), Nbf: now.Unix(), Exp: now.Add(entraTokenLife).Unix(),
+		AppID: app.ClientID, AppIDAcr: acr, IDType: "user", Oid: u.ObjectID, Sub: sub,
+		Tid: e.tenant, Ver: "1.0", Uti: newGUID(),
+		Scp: "user_impersonation", Upn: u.UserPrincipalName, UniqueName: u.UserPrincipalName, Name: u.Name, Amr: []string{"pwd"},
+	})
 	if ee != nil {
-		return "", ee
+		return nil, ee
 	}
-	return e.issue(app, resource, method)
+	body := map[string]any{
+		"token_type":     "Bearer",
+		"scope":          resource + "/user_impersonation",
+		"expires_in":     int(entraTokenLife / time.Second),
+		"ext_expires_in": int(entraTokenLife / time.Second),
+		"access_token":   at,
+	}
+	if offline {
+		rt := randomToken()
+		e.refresh[rt] = &refreshGrant{clientID: app.ClientID, user: user, openid: openid, issued: now, gen: e.revoked[u.ObjectID]}
+		body["refresh_token"] = rt
+		e.purgeLocked(now)
+	}
+	if openid {
+		idt, ee := e.sign(idClaims{
+			Aud: app.ClientID, Iss: strings.TrimSuffix(endpoint, "/oauth2/v2.0/token") + "/v2.0",
+			Iat: now.Unix(), Nbf: now.Unix(), Exp: now.Add(time.Hour).Unix(),
+			Sub: sub, Oid: u.ObjectID, Tid: e.tenant, Name: u.Name, PreferredUsername: u.UserPrincipalName,
+			Nonce: nonce, Ver: "2.0",
+		})
+		if ee != nil {
+			return nil, ee
+		}
+		body["id_token"] = idt
+	}
+	return body, nil
+}
+
+// purgeLocked forgets codes long past their lifetime and refresh tokens
+// past theirs, so that a long-running emulator does not grow without end.
+func (e *entra) purgeLocked(now time.Time) {
+	for k, c := range e.codes {
+		if now.Sub(c.issued) > entraCodeLife+time.Hour {
+			delete(e.codes, k)
+		}
+	}
+	for k, g := range e.refresh {
+		if now.Sub(g.issued) > entraRefreshLife {
+			delete(e.refresh, k)
+		}
+	}
+}
+
+// randomToken returns an opaque, unguessable code or refresh token.
+func randomToken() string {
+	b := make([]byte, 48)
+	_, _ = rand.Read(b)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// authorize serves the authorization endpoint. Errors that make the
+// redirect URI untrustworthy (no client, an unknown client, a redirect URI
+// that is not registered) and a user who cannot sign in are answered in
+// place, where Entra shows its error page; the others go back to the
+// redirect URI with error, error_description and state. A good request
+// signs in the user its login_hint names (or the first user) and redirects
+// at once with code and state.
+func (e *entra) authorize(w http.ResponseWriter, r *http.Request) {
+	r.Body = http.MaxBytesReader(w, r.Body, entraMaxForm)
+	if err := r.ParseForm(); err != nil {
+		e.writeError(w, &entraError{status: http.StatusBadRequest, err: "invalid_request", code: 9002313,
+			desc: "Invalid request. Request is malformed or invalid: the parameters could not be parsed."})
+		return
+	}
+	q := r.Form
+	clientID, redirect := q.Get("client_id"), q.Get("redirect_uri")
+	if clientID == "" {
+		e.writeError(w, missingParam("client_id"))
+		return
+	}
+	app, ok := e.apps[strings.ToLower(clientID)]
+	if !ok {
+		e.writeError(w, e.unknownApp(clientID))
+		return
+	}
+	if redirect == "" {
+		e.writeError(w, missingParam("redirect_uri"))
+		return
+	}
+	if !app.redirectAllowed(redirect) {
+		e.writeError(w, &entraError{status: http.StatusBadRequest, err: "invalid_request", code: 50011,
+			desc: fmt.Sprintf("The redirect URI '%s' specified in the request does not match the redirect URIs configured for the application '%s'. Make sure the redirect URI sent in the request matches one added to your application.", clipText(redirect), app.ClientID)})
+		return
+	}
+	mode := q.Get("response_mode")
+	fail := func(ee *entraError) {
+		desc, _, _, _ := e.describe(ee)
+		params := url.Values{"error": {ee.err}, "error_description": {desc}}
+		if s := q.Get("state"); s != "" {
+			params.Set("state", s)
+		}
+		e.redirect(w, redirect, mode, params)
+	}
+	switch mode {
+	case "":
+		mode = "query"
+	case "query", "fragment", "form_post":
+	default:
+		mode = "query"
+		fail(&entraError{err: "invalid_request", code: 9002313,
+			desc: fmt.Sprintf("Invalid request. Request is malformed or invalid: response_mode '%s' is not one of query, fragment and form_post.", clipText(q.Get("response_mode")))})
+		return
+	}
+	switch rt := q.Get("response_type"); rt {
+	case "":
+		fail(missingParam("response_type"))
+		return
+	case "code":
+	default:
+		fail(&entraError{err: "unsupported_response_type", code: 70005,
+			desc: fmt.Sprintf("response_type '%s' is not enabled for the client. The emulated tenant serves the authorization code flow: response_type=code.", clipText(rt))})
+		return
+	}
+	us, ee := e.checkUserScope(q.Get("scope"))
+	if ee != nil {
+		fail(ee)
+		return
+	}
+	challenge, method := q.Get("code_challenge"), q.Get("code_challenge_method")
+	if challenge != "" {
+		switch method {
+		case "", "plain":
+			method = "plain" // Entra reads a challenge without a method as plain
+			if !pkceRE.MatchString(challenge) {
+				fail(&entraError{err: "invalid_request", code: 501491, desc: "Invalid size of Code_Challenge parameter: a plain challenge is the verifier itself, 43 to 128 characters of A-Z, a-z, 0-9, '-', '.', '_' and '~'."})
+				return
+			}
+		case "S256":
+			if b, err := base64.RawURLEncoding.DecodeString(challenge); err != nil || len(b) != sha256.Size {
+				fail(&entraError{err: "invalid_request", code: 501491, desc: "Invalid size of Code_Challenge parameter: an S256 challenge is the base64url SHA-256 of the verifier, 43 characters without padding."})
+				return
+			}
+		default:
+			fail(&entraError{err: "invalid_request", code: 9002313,
+				desc: fmt.Sprintf("Invalid request. Request is malformed or invalid: code_challenge_method '%s' is not S256 or plain.", clipText(method))})
+			return
+		}
+	}
+	user := -1
+	if hint := strings.TrimSpace(q.Get("login_hint")); hint != "" {
+		user = slices.IndexFunc(e.users, func(u EntraUser) bool { return strings.EqualFold(u.UserPrincipalName, hint) })
+	} else if len(e.users) > 0 {
+		user = 0
+	}
+	if user < 0 {
+		who := "any user: declare one with WithEntraUsers"
+		if h := q.Get("login_hint"); h != "" {
+			who = fmt.Sprintf("'%s': declare the user with WithEntraUsers", clipText(h))
+		}
+		e.writeError(w, &entraError{status: http.StatusBadRequest, err: "invalid_request", code: 50034,
+			desc: fmt.Sprintf("The user account does not exist in the '%s' directory. To sign into this application, the account must be added to the directory. The emulated tenant has no account for %s.", e.tenant, who)})
+		return
+	}
+	if e.users[user].DeclinesConsent {
+		fail(&entraError{err: "access_denied", code: 65004, desc: "User declined to consent to access the app."})
+		return
+	}
+	code := randomToken()
+	e.mu.Lock()
+	e.codes[code] = &authCode{clientID: app.ClientID, redirectURI: redirect, challenge: challenge, method: method, user: user,
+		offline: us.offline, openid: us.openid, nonce: q.Get("nonce"), issued: e.now()}
+	e.purgeLocked(e.now())
+	e.mu.Unlock()
+	params := url.Values{"code": {code}, "session_state": {newGUID()}}
+	if s := q.Get("state"); s != "" {
+		params.Set("state", s)
+	}
+	e.redirect(w, redirect, mode, params)
+}
+
+// redirect sends the browser back to the app's redirect URI with params:
+// in its query or fragment with a 302, or, for form_post, in a page whose
+// form posts them there, as Entra does.
+func (e *entra) redirect(w http.ResponseWriter, redirectURI, mode string, params url.Values) {
+	h := w.Header()
+	h.Set("Cache-Control", "no-store, no-cache")
+	h.Set("Pragma", "no-cache")
+	if mode == "form_post" {
+		var b strings.Builder
+		b.WriteString(`<html><head><title>Working...</title></head><body><form method="POST" name="hiddenform" action="`)
+		b.WriteString(html.EscapeString(redirectURI))
+		b.WriteString(`">`)
+		for _, k := range slices.Sorted(maps.Keys(params)) {
+			fmt.Fprintf(&b, `<input type="hidden" name="%s" value="%s" />`, html.EscapeString(k), html.EscapeString(params.Get(k)))
+		}
+		b.WriteString(`<noscript><p>Script is disabled. Click Submit to continue.</p><input type="submit" value="Submit" /></noscript></form><script>document.forms[0].submit();</script></body></html>`)
+		h.Set("Content-Type", "text/html; charset=utf-8")
+		w.WriteHeader(http.StatusOK)
+		_, _ = io.WriteString(w, b.String())
+		return
+	}
+	u, _ := url.Parse(redirectURI) // registered, so it parses
+	if mode == "fragment" {
+		u.Fragment, u.RawFragment = "", ""
+		h.Set("Location", u.String()+"#"+params.Encode())
+	} else {
+		q := u.Query()
+		for k, vs := range params {
+			q[k] = vs
+		}
+		u.RawQuery = q.Encode()
+		h.Set("Location", u.String())
+	}
+	w.WriteHeader(http.StatusFound)
 }
 
 // checkScope accepts {environment URL}/.default, in its https or http
@@ -626,7 +1241,9 @@ func sameThumbprint(t string, sum []byte) bool {
 }
 
 // accessClaims are the claims of the access tokens the tenant issues, in
-// the v1.0 shape Dataverse receives.
+// the v1.0 shape Dataverse receives. An app-only token has idtyp "app" and
+// the oid of the environment's application user; a delegated one has
+// idtyp "user", scp and the signed-in user's oid, upn and name.
 type accessClaims struct {
 	Aud      string `json:"aud"`
 	Iss      string `json:"iss"`
@@ -641,6 +1258,28 @@ type accessClaims struct {
 	Tid      string `json:"tid"`
 	Ver      string `json:"ver"`
 	Uti      string `json:"uti"`
+
+	Scp        string   `json:"scp,omitempty"`
+	Upn        string   `json:"upn,omitempty"`
+	UniqueName string   `json:"unique_name,omitempty"`
+	Name       string   `json:"name,omitempty"`
+	Amr        []string `json:"amr,omitempty"`
+}
+
+// idClaims are the claims of a v2.0 ID token, for a request with openid.
+type idClaims struct {
+	Aud               string `json:"aud"`
+	Iss               string `json:"iss"`
+	Iat               int64  `json:"iat"`
+	Nbf               int64  `json:"nbf"`
+	Exp               int64  `json:"exp"`
+	Sub               string `json:"sub"`
+	Oid               string `json:"oid"`
+	Tid               string `json:"tid"`
+	Name              string `json:"name"`
+	PreferredUsername string `json:"preferred_username"`
+	Nonce             string `json:"nonce,omitempty"`
+	Ver               string `json:"ver"`
 }
 
 // issue signs an access token for app and resource, valid for
@@ -648,12 +1287,16 @@ type accessClaims struct {
 func (e *entra) issue(app EntraApp, resource, method string) (string, *entraError) {
 	now := e.now()
 	sp := e.appObject
-	claims := accessClaims{
+	return e.sign(accessClaims{
 		Aud: resource, Iss: "https://sts.windows.net/" + e.tenant + "/",
 		Iat: now.Unix(), Nbf: now.Unix(), Exp: now.Add(entraTokenLife).Unix(),
 		AppID: app.ClientID, AppIDAcr: method, IDType: "app", Oid: sp, Sub: sp,
 		Tid: e.tenant, Ver: "1.0", Uti: newGUID(),
-	}
+	})
+}
+
+// sign makes a JWT of claims signed RS256 with the tenant's key.
+func (e *entra) sign(claims any) (string, *entraError) {
 	header, _ := json.Marshal(map[string]string{"typ": "JWT", "alg": "RS256", "x5t": e.kid, "kid": e.kid})
 	payload, _ := json.Marshal(claims)
 	signed := base64.RawURLEncoding.EncodeToString(header) + "." + base64.RawURLEncoding.EncodeToString(payload)
