@@ -208,7 +208,11 @@ func (e *Engine) admin(ctx context.Context, fn func(*run, *plan) error) (*Report
 		return rep, ErrLeaseHeld
 	}
 	defer func() { _ = e.store.ReleaseLease(context.WithoutCancel(ctx), e.name, e.owner) }()
-	p := &plan{parkedA: map[string]bool{}, parkedC: map[string]bool{}}
+	p, err := r.newPlan(ctx)
+	if err != nil {
+		return rep, err
+	}
+	p.parkedA, p.parkedC = map[string]bool{}, map[string]bool{} // an operator's action goes through holds
 	if err := fn(r, p); err != nil {
 		return rep, err
 	}

@@ -50,6 +50,9 @@ func (r *run) drive(ctx context.Context, wait bool) error {
 		if err := retry.Sleep(ctx, d); err != nil {
 			return err
 		}
+		if err := r.renewLease(ctx); err != nil {
+			return err
+		}
 	}
 }
 
@@ -64,11 +67,17 @@ func (r *run) send(ctx context.Context, entries []*OutboxEntry) error {
 			size := r.batchSize(side)
 			for i := 0; i < len(group); i += size {
 				chunk := group[i:min(i+size, len(group))]
-				cs := &Changeset{}
-				if err := r.apply(ctx, side, chunk, cs); err != nil {
+				if err := r.renewLease(ctx); err != nil {
 					return err
 				}
-				if err := r.e.store.Commit(ctx, r.e.name, cs); err != nil {
+				cs := &Changeset{}
+				err := r.apply(ctx, side, chunk, cs)
+				// What landed is settled even when ctx ended meanwhile:
+				// otherwise a restart would send it again over newer edits.
+				if cerr := r.e.store.Commit(context.WithoutCancel(ctx), r.e.name, cs); cerr != nil {
+					return cerr
+				}
+				if err != nil {
 					return err
 				}
 				r.e.emit(r.rep)
@@ -232,6 +241,14 @@ func (r *run) apply(ctx context.Context, side Side, chunk []*OutboxEntry, cs *Ch
 		return nil
 	}
 
+	// A whole batch refused for a reason that is not any record's (no
+	// permission on the object, an operation the CRM does not offer): the
+	// run stops with the writes kept, rather than split them one by one
+	// and dead-letter every record for a setting.
+	if sameError(results) && batchLevel(results[0].Err) {
+		return fmt.Errorf("syncengine: the %s refused a batch of %d writes: %w", side, len(chunk), results[0].Err)
+	}
+
 	// A whole batch refused for one reason: isolate the bad record.
 	if len(chunk) > 1 && sameError(results) && !transient(results[0].Err) {
 		mid := len(chunk) / 2
@@ -315,10 +332,14 @@ func (r *run) settle(cs *Changeset, links map[string]*heldLink, en *OutboxEntry,
 	if id == "" {
 		id = en.TargetID
 	}
+	// The version a write returns is not recorded: it is the version after
+	// the write, which may include an edit someone else made since the
+	// engine read the record, and that edit would then pass for an echo.
+	// The write's echo is recognised by its hashes instead.
 	if target == CRM {
-		l.CRMID, l.CRMVersion, l.CRMHashes = id, res.Version, overlay(l.CRMHashes, fields)
+		l.CRMID, l.CRMVersion, l.CRMHashes = id, "", overlay(l.CRMHashes, fields)
 	} else {
-		l.AppID, l.AppVersion, l.AppHashes = id, res.Version, overlay(l.AppHashes, fields)
+		l.AppID, l.AppVersion, l.AppHashes = id, "", overlay(l.AppHashes, fields)
 	}
 	if pl.Tombstone {
 		l.Deleted = true
@@ -376,6 +397,28 @@ func (r *run) postpone(cs *Changeset, en *OutboxEntry, err error) {
 	up.NextAttempt = now.Add(max(r.e.quotaWait, retry.RetryAfter(err)))
 	r.rep.Deferred++
 	cs.Update = append(cs.Update, &up)
+}
+
+// batchLevel reports whether an error that refused a whole batch concerns
+// the object or the connection rather than a record in it.
+func batchLevel(err error) bool {
+	switch crm.KindOf(err) {
+	case crm.KindForbidden, crm.KindUnsupported:
+		return true
+	}
+	return false
+}
+
+// renewLease extends the run's lease, or reports that another worker took it.
+func (r *run) renewLease(ctx context.Context) error {
+	ok, err := r.e.store.AcquireLease(ctx, r.e.name, r.e.owner, r.e.leaseTTL)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return ErrLeaseHeld
+	}
+	return nil
 }
 
 // transient reports whether a write may succeed if sent again unchanged. An

@@ -144,10 +144,11 @@ func WithOwner(name string) Option { return func(e *Engine) { e.owner = name } }
 // every step.
 func WithLeaseTTL(d time.Duration) Option { return func(e *Engine) { e.leaseTTL = d } }
 
-// WithRefresh sets the hook called when a side answers "unauthorized": it
-// should force a token refresh (auth.Reuse's Invalidate, for example). The
-// engine calls it once and retries; a second refusal ends the run with the
-// error, and the writes stay pending.
+// WithRefresh sets the hook called when a side refuses a batch of writes as
+// "unauthorized": it should force a token refresh (auth.Reuse's Invalidate,
+// for example). The engine calls it once and retries; a second refusal ends
+// the run with the error, and the writes stay pending. (Reads go through the
+// endpoint's own transport, whose auth.Transport refreshes on a 401 itself.)
 func WithRefresh(fn func(ctx context.Context, side Side) error) Option {
 	return func(e *Engine) { e.refresh = fn }
 }
@@ -254,6 +255,11 @@ func New(store Store, p Pairing, opts ...Option) (*Engine, error) {
 		return nil, fmt.Errorf("syncengine: metrics: %w", err)
 	}
 	e.appSet, e.crmSet = fieldSets(p.Map)
+	// A CRM endpoint built without a field list would read only the
+	// driver's default fields (HubSpot's are a handful): read the map's.
+	if ce, ok := p.CRM.(*CRMEndpoint); ok && ce.fields == nil {
+		ce.fields = appendMissing(p.Map.CRMFields(), ce.extField)
+	}
 	return e, nil
 }
 

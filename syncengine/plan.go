@@ -26,10 +26,48 @@ type plan struct {
 	cs      Changeset
 	parkedA map[string]bool
 	parkedC map[string]bool
+	// pending holds the outbox's pending entries by target and source
+	// record: a newer write for the same record supersedes them.
+	pending map[pendingKey][]int64
+}
+
+type pendingKey struct {
+	target Side
+	source string
 }
 
 func (p *plan) link(l *Link) {
 	p.cs.Links = append(p.cs.Links, l)
+}
+
+// supersede settles the pending writes to target that came from source: a
+// newer decision about the record replaces them, so an old write held back
+// for a retry never lands after a newer one, and a create or update that
+// the record's deletion or matching made moot is never sent.
+func (p *plan) supersede(target Side, source string) {
+	k := pendingKey{target, source}
+	if ids := p.pending[k]; len(ids) > 0 {
+		p.cs.Settle = append(p.cs.Settle, ids...)
+		delete(p.pending, k)
+	}
+}
+
+// newPlan starts a plan with what it must know of the store: the parked
+// records and the pending writes.
+func (r *run) newPlan(ctx context.Context) (*plan, error) {
+	p := &plan{pending: map[pendingKey][]int64{}}
+	if err := r.loadParked(ctx, p); err != nil {
+		return nil, err
+	}
+	es, err := r.e.store.Outbox(ctx, r.e.name, OutboxQuery{})
+	if err != nil {
+		return nil, err
+	}
+	for _, en := range es {
+		k := pendingKey{en.Target, en.SourceID}
+		p.pending[k] = append(p.pending[k], en.ID)
+	}
+	return p, nil
 }
 
 // planStep reads one window of changes from both sides, decides what to
@@ -42,7 +80,7 @@ func (r *run) planStep(ctx context.Context) (bool, error) {
 
 	var (
 		appRecs, crmRecs []*Record
-		more             bool
+		cut              = map[Side]bool{} // the side's feed has more than the window
 		cursors          = map[Side]string{}
 	)
 	read := func(side Side, ep Endpoint) ([]*Record, error) {
@@ -66,7 +104,7 @@ func (r *run) planStep(ctx context.Context) (bool, error) {
 				break
 			}
 			if len(recs) >= e.window {
-				more = true
+				cut[side] = true
 			}
 		}
 		if cur != start {
@@ -75,7 +113,7 @@ func (r *run) planStep(ctx context.Context) (bool, error) {
 		if r.fullRead == nil {
 			r.fullRead = map[Side]bool{}
 		}
-		r.fullRead[side] = start == "" && !more
+		r.fullRead[side] = start == "" && !cut[side]
 		r.rep.Read.add(side, len(recs))
 		return recs, nil
 	}
@@ -94,13 +132,16 @@ func (r *run) planStep(ctx context.Context) (bool, error) {
 		return false, nil
 	}
 
-	p := &plan{}
-	p.cs.Cursors = cursors
-	if err := r.loadParked(ctx, p); err != nil {
+	p, err := r.newPlan(ctx)
+	if err != nil {
 		return false, err
 	}
+	p.cs.Cursors = cursors
 	pairs, err := r.pairUp(ctx, p, latest(appRecs), latest(crmRecs))
 	if err != nil {
+		return false, err
+	}
+	if err := r.fillCut(ctx, pairs, cut); err != nil {
 		return false, err
 	}
 	for _, pr := range pairs {
@@ -111,7 +152,48 @@ func (r *run) planStep(ctx context.Context) (bool, error) {
 	if err := e.store.Commit(ctx, e.name, &p.cs); err != nil {
 		return false, err
 	}
-	return more, nil
+	return cut[App] || cut[CRM], nil
+}
+
+// fillCut reads, for linked records seen on one side only, the other side's
+// current state when that side's feed was cut at the window: its change may
+// lie beyond the window, and deciding without it would overwrite it
+// instead of seeing a conflict.
+func (r *run) fillCut(ctx context.Context, pairs []*pair, cut map[Side]bool) error {
+	for _, side := range []Side{App, CRM} {
+		if !cut[side] {
+			continue
+		}
+		var want []string
+		for _, pr := range pairs {
+			if pr.link == nil {
+				continue
+			}
+			if side == App && pr.app == nil {
+				want = append(want, pr.link.AppID)
+			} else if side == CRM && pr.crm == nil {
+				want = append(want, pr.link.CRMID)
+			}
+		}
+		if len(want) == 0 {
+			continue
+		}
+		got, err := r.get(ctx, side, want)
+		if err != nil {
+			return err
+		}
+		for _, pr := range pairs {
+			if pr.link == nil {
+				continue
+			}
+			if side == App && pr.app == nil {
+				pr.app = got[pr.link.AppID]
+			} else if side == CRM && pr.crm == nil {
+				pr.crm = got[pr.link.CRMID]
+			}
+		}
+	}
+	return nil
 }
 
 func (r *run) loadParked(ctx context.Context, p *plan) error {
@@ -188,6 +270,10 @@ func (r *run) pairUp(ctx context.Context, p *plan, appRecs, crmRecs []*Record) (
 			pairs = append(pairs, &pair{app: a, crm: c, link: l})
 			continue
 		}
+		if p.parkedA[a.ID] {
+			r.rep.Waiting++ // held for a person: not matched again
+			continue
+		}
 		newApp = append(newApp, a)
 	}
 	for _, c := range crmRecs {
@@ -196,6 +282,10 @@ func (r *run) pairUp(ctx context.Context, p *plan, appRecs, crmRecs []*Record) (
 		}
 		if l := crmLinks[c.ID]; l != nil {
 			pairs = append(pairs, &pair{crm: c, link: l, app: nil})
+			continue
+		}
+		if p.parkedC[c.ID] {
+			r.rep.Waiting++
 			continue
 		}
 		newCRM = append(newCRM, c)
@@ -211,12 +301,20 @@ func (r *run) pairUp(ctx context.Context, p *plan, appRecs, crmRecs []*Record) (
 	}
 	pairs = append(pairs, matched...)
 	for _, a := range newApp {
-		if !m.appTaken[a.ID] && !a.Deleted {
+		switch {
+		case a.Deleted:
+			// Never synced, now deleted: a create of it still waiting in the
+			// outbox must not land.
+			p.supersede(CRM, a.ID)
+		case !m.appTaken[a.ID]:
 			pairs = append(pairs, &pair{app: a})
 		}
 	}
 	for _, c := range newCRM {
-		if !m.crmTaken[c.ID] && !c.Deleted {
+		switch {
+		case c.Deleted:
+			p.supersede(App, c.ID)
+		case !m.crmTaken[c.ID]:
 			pairs = append(pairs, &pair{crm: c})
 		}
 	}

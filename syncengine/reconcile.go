@@ -38,10 +38,23 @@ func (r *run) reconcile(ctx context.Context, p *plan, pr *pair) error {
 		}
 	}
 	if l != nil && l.Deleted {
-		// A tombstone: the echo of a delete, or a change to a record its
-		// counterpart no longer has.
-		r.rep.Echoes++
-		return nil
+		// A tombstone. A report of a side that is deleted, or live but as
+		// the engine left it (an archived record's echo), is an echo.
+		appLive := app != nil && !app.Deleted && len(changed(filter(app.Fields, e.appSet), l.AppHashes)) > 0
+		crmLive := cr != nil && !cr.Deleted && len(changed(filter(cr.Fields, e.crmSet), l.CRMHashes)) > 0
+		if !appLive && !crmLive {
+			r.rep.Echoes++
+			return nil
+		}
+		// A record restored (undeleted) after its pair was deleted: it is
+		// synced as new, and its link replaced when its create lands.
+		l = nil
+		if app != nil && app.Deleted {
+			app = nil
+		}
+		if cr != nil && cr.Deleted {
+			cr = nil
+		}
 	}
 	nl := cloneLink(l)
 	if l != nil {
@@ -111,13 +124,35 @@ func (r *run) reconcile(ctx context.Context, p *plan, pr *pair) error {
 		}
 	}
 	first := l == nil
+	if first && app != nil && cr != nil {
+		// Two records just matched: a create still pending from either
+		// would make a duplicate of the other.
+		p.supersede(CRM, app.ID)
+		p.supersede(App, cr.ID)
+	}
 
 	// Which application fields did the CRM change? A field whose CRM value,
 	// converted, differs from the application's value at the last sync.
+	// Which application fields did the CRM change? Those that the CRM
+	// fields it changed convert into, and whose value differs from the
+	// application's at the last sync. (Comparing every converted field with
+	// the application's would take the CRM's unchanged value for a change
+	// whenever the two sides disagree for another reason: a write still
+	// pending, a dead letter, a conversion that loses detail.)
 	var crmChangedApp []string
 	if cr != nil {
-		for f, v := range V {
-			if first || differs(appBase, f, v) {
+		touched := V
+		if !first {
+			sub := make(crm.Fields, len(crmChanged))
+			for _, f := range crmChanged {
+				sub[f] = cr.Fields[f]
+			}
+			if conv, err := m.FromCRM(ctx, sub); err == nil {
+				touched = conv
+			}
+		}
+		for f := range touched {
+			if v, ok := V[f]; ok && (first || differs(appBase, f, v)) {
 				crmChangedApp = append(crmChangedApp, f)
 			}
 		}
@@ -161,11 +196,13 @@ func (r *run) reconcile(ctx context.Context, p *plan, pr *pair) error {
 			res = pr.resolver
 		}
 		d, err := res.Resolve(ctx, c)
-		if err != nil {
-			return fmt.Errorf("syncengine: resolving the conflict on app record %q / CRM record %q: %w", app.ID, cr.ID, err)
+		if err == nil {
+			err = d.Check(c)
 		}
-		if err := d.Check(c); err != nil {
-			return err
+		if err != nil {
+			// One record's trouble must not stall the pairing: it waits
+			// for a person, with the reason, and the rest goes on.
+			d = conflict.Decision{Park: true, Resolver: "error", Reason: oneLine(err.Error())}
 		}
 		r.logDecisions(p, c, d)
 		if d.Park {
@@ -356,7 +393,15 @@ func (r *run) logDecisions(p *plan, c *conflict.Conflict, d conflict.Decision) {
 // the same window; the decision log says so.
 func (r *run) planDelete(p *plan, l *Link, app, cr *Record) error {
 	if l == nil {
-		return nil // a record never synced: nothing to carry
+		// A record never synced: nothing to carry, but a create of it still
+		// pending must not land.
+		if app != nil && app.Deleted {
+			p.supersede(CRM, app.ID)
+		}
+		if cr != nil && cr.Deleted {
+			p.supersede(App, cr.ID)
+		}
+		return nil
 	}
 	e := r.e
 	appDel, crmDel := app != nil && app.Deleted, cr != nil && cr.Deleted
@@ -416,6 +461,7 @@ func (r *run) enqueue(p *plan, target Side, op WriteOp, sourceID, targetID, key 
 		return err
 	}
 	now := r.e.now()
+	p.supersede(target, sourceID)
 	p.cs.Enqueue = append(p.cs.Enqueue, &OutboxEntry{
 		Target: target, Op: op, SourceID: sourceID, TargetID: targetID, Key: key,
 		Payload: b, NextAttempt: now, CreatedAt: now, UpdatedAt: now,
@@ -427,6 +473,7 @@ func (r *run) enqueue(p *plan, target Side, op WriteOp, sourceID, targetID, key 
 // and the entry waits, replayable, for the data or the map to be fixed.
 func (r *run) deadLetterPlan(p *plan, target Side, op WriteOp, sourceID, targetID string, err error) {
 	now := r.e.now()
+	p.supersede(target, sourceID)
 	key := ""
 	if targetID == "" {
 		op, key = Upsert, sourceID

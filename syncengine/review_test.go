@@ -1,0 +1,212 @@
+package syncengine_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/crmkit/crmkit/crm"
+	"github.com/crmkit/crmkit/syncengine"
+	"github.com/crmkit/crmkit/syncengine/conflict"
+	"github.com/crmkit/crmkit/syncengine/memtable"
+)
+
+// These tests pin behaviours an independent review of the engine asked
+// for: each failed before its fix.
+
+// holdCRMWrites makes the CRM answer the next n write batches with a rate
+// limit asking for an hour, so the writes wait in the outbox past the run.
+func holdCRMWrites(e *env, n int32) *failingEndpoint {
+	fe := &failingEndpoint{Endpoint: e.crmEP, err: &crm.Error{Kind: crm.KindRateLimited, StatusCode: 429, RetryAfter: time.Hour}}
+	fe.n.Store(n)
+	e.p.CRM = fe
+	e.rebuild()
+	return fe
+}
+
+// An edit in the CRM to one field does not bring back the CRM's old value
+// of another field the application changed while its write waits.
+func TestCRMEditDoesNotRevertAPendingAppChange(t *testing.T) {
+	e := newEnv(t)
+	seedOverlap(e)
+	e.run()
+	holdCRMWrites(e, 1)
+	grace := e.appCustomers()["grace@example.com"]
+	e.appModify(grace.ID, crm.Fields{"phone": "555-NEW"})
+	if rep := e.run(); rep.Pending != 1 {
+		t.Fatalf("the phone's write should wait:\n%v", rep)
+	}
+	e.crmUpdate(e.crmContacts()["grace@example.com"].ID, e.c("Notes", "called"))
+	e.run()
+	if got := e.appCustomers()["grace@example.com"].Fields["phone"]; got != "555-NEW" {
+		t.Fatalf("an unrelated CRM edit reverted the app's phone to %v", got)
+	}
+	e.clock.Advance(2 * time.Hour)
+	e.run()
+	e.agree()
+	e.quiet()
+}
+
+// An older write waiting for a retry never lands after a newer one.
+func TestNewerWriteSupersedesAWaitingOne(t *testing.T) {
+	e := newEnv(t)
+	seedOverlap(e)
+	e.run()
+	holdCRMWrites(e, 1)
+	grace := e.appCustomers()["grace@example.com"]
+	e.appModify(grace.ID, crm.Fields{"phone": "555-A"})
+	e.run() // A waits an hour
+	e.appModify(grace.ID, crm.Fields{"phone": "555-B"})
+	e.run() // B lands at once
+	e.clock.Advance(2 * time.Hour)
+	e.run() // A's hour is up
+	if got := e.get("grace@example.com", "Phone"); got != "555-B" {
+		t.Fatalf("CRM phone %v: the old write landed after the new one", got)
+	}
+	e.agree()
+	e.quiet()
+}
+
+// A create waiting for a retry is dropped when its record is matched to one
+// made meanwhile on the other side, or deleted.
+func TestWaitingCreateIsDroppedByMatchOrDelete(t *testing.T) {
+	e := newEnv(t)
+	holdCRMWrites(e, 1)
+	e.appInsert(crm.Fields{"email": "same@example.com", "name": "Same"})
+	spam := e.appInsert(crm.Fields{"email": "spam@example.com", "name": "Spam"})
+	if rep := e.run(); rep.Pending != 2 {
+		t.Fatalf("both creates should wait:\n%v", rep)
+	}
+	e.crmCreate(e.c("Email", "same@example.com", "Name", "Same"))
+	e.app.Remove(spam)
+	if rep := e.run(); rep.Matched != 1 || rep.Pending != 0 {
+		t.Fatalf("the match and the delete should drop the waiting creates:\n%v", rep)
+	}
+	e.clock.Advance(2 * time.Hour)
+	e.run()
+	if got := len(e.crmContacts()); got != 1 {
+		t.Fatalf("the CRM holds %d contacts, want 1 (no duplicate, no deleted record)", got)
+	}
+	e.agree()
+	e.quiet()
+}
+
+// racingApp changes a record the moment before the engine writes to the
+// application, as a user of the application might.
+type racingApp struct {
+	*memtable.Table
+	once func()
+}
+
+func (r *racingApp) Apply(ctx context.Context, w []syncengine.Write) ([]syncengine.WriteResult, error) {
+	if r.once != nil {
+		r.once()
+		r.once = nil
+	}
+	return r.Table.Apply(ctx, w)
+}
+
+// An edit made between the engine's read and its write is not mistaken for
+// the write's echo.
+func TestEditRacingTheEnginesWriteIsSynced(t *testing.T) {
+	e := newEnv(t)
+	seedOverlap(e)
+	e.run()
+	grace := e.appCustomers()["grace@example.com"]
+	e.p.App = &racingApp{Table: e.app, once: func() { e.appModify(grace.ID, crm.Fields{"phone": "555-RACE"}) }}
+	e.rebuild()
+	e.crmUpdate(e.crmContacts()["grace@example.com"].ID, e.c("Notes", "from the CRM"))
+	e.run() // writes notes to the app, just after the app changed the phone
+	e.run()
+	if got := e.get("grace@example.com", "Phone"); got != "555-RACE" {
+		t.Fatalf("CRM phone %v: the app's racing edit was lost", got)
+	}
+	e.agree()
+}
+
+// With a window smaller than the backlog, a change beyond the window on the
+// other side is still seen, as a conflict, not overwritten.
+func TestWindowCutStillSeesTheOtherSide(t *testing.T) {
+	e := newEnv(t, withEngineOptions(syncengine.WithWindow(1)), withPairing(func(p *syncengine.Pairing) {
+		p.Resolver = conflict.NewestWins(time.Second, conflict.CRM)
+	}))
+	e.app = memtable.New(memtable.WithClock(e.clock.Now), memtable.WithPageSize(1))
+	e.p.App = e.app
+	e.rebuild()
+	a := e.appInsert(crm.Fields{"email": "a@example.com", "name": "A"})
+	b := e.appInsert(crm.Fields{"email": "b@example.com", "name": "B"})
+	for rep := e.run(); rep.Writes() > 0; rep = e.run() {
+	}
+	e.crmUpdate(e.crmContacts()["b@example.com"].ID, e.c("Notes", "CRM"))
+	e.clock.Advance(time.Minute)
+	e.appModify(a, crm.Fields{"notes": "a"})
+	e.appModify(b, crm.Fields{"notes": "APP"})
+	for range 5 {
+		e.run()
+	}
+	if got := e.appCustomers()["b@example.com"].Fields["notes"]; got != "APP" {
+		t.Fatalf("app notes %v: the app's later edit, beyond the first window, was overwritten", got)
+	}
+	e.agree()
+}
+
+// A batch refused for a permission the connection lacks stops the run with
+// the writes kept: no split into single records, no dead letters.
+func TestForbiddenBatchStopsTheRun(t *testing.T) {
+	e := newEnv(t)
+	fe := &failingEndpoint{Endpoint: e.crmEP, err: &crm.Error{Kind: crm.KindForbidden, StatusCode: 403, Code: "INSUFFICIENT_ACCESS"}}
+	fe.n.Store(1)
+	e.p.CRM = fe
+	e.rebuild()
+	for i := range 8 {
+		e.appInsert(crm.Fields{"email": string(rune('a'+i)) + "@example.com", "name": "N"})
+	}
+	rep, err := e.eng.RunOnce(e.ctx)
+	if !errors.Is(err, crm.ErrForbidden) || rep.DeadLettered != 0 || rep.Calls.CRM != 2 || rep.Pending != 8 {
+		t.Fatalf("err %v:\n%v", err, rep)
+	}
+	e.run() // permission granted
+	if got := len(e.crmContacts()); got != 8 {
+		t.Fatalf("%d contacts, want 8", got)
+	}
+}
+
+// A resolver that fails parks its record, with the reason, instead of
+// stalling the pairing.
+func TestFailingResolverParksTheRecord(t *testing.T) {
+	e := newEnv(t, withPairing(func(p *syncengine.Pairing) {
+		p.Resolver = conflict.Func(func(context.Context, *conflict.Conflict) (conflict.Decision, error) {
+			return conflict.Decision{}, errors.New("the rules service is down")
+		})
+	}))
+	conflictOnAda(e, time.Minute)
+	e.appModify(e.appCustomers()["grace@example.com"].ID, crm.Fields{"phone": "555-OK"})
+	rep := e.run()
+	if rep.Parked != 1 || rep.Updated.CRM != 1 {
+		t.Fatalf("ada parked, grace synced:\n%v", rep)
+	}
+	parked, _ := e.eng.Parked(e.ctx)
+	if len(parked) != 1 || parked[0].Reason == "" {
+		t.Fatalf("parked %+v", parked)
+	}
+}
+
+// A record held for an ambiguous match is not parked again at each change.
+func TestAmbiguousHoldIsNotRepeated(t *testing.T) {
+	e := newEnv(t, withPairing(func(p *syncengine.Pairing) {
+		p.Match = []syncengine.MatchRule{{App: "name", CRM: "LastName"}}
+		p.Direction = syncengine.AppToCRM
+	}))
+	e.crmCreate(e.c("Email", "s1@example.com", "Name", "Smith"))
+	e.crmCreate(e.c("Email", "s2@example.com", "Name", "Smith"))
+	id := e.appInsert(crm.Fields{"email": "s@example.com", "name": "smith"})
+	e.run()
+	e.appModify(id, crm.Fields{"phone": "1"})
+	if rep := e.run(); rep.Waiting != 1 || rep.Parked != 0 {
+		t.Fatalf("the held record waits:\n%v", rep)
+	}
+	if parked, _ := e.eng.Parked(e.ctx); len(parked) != 1 {
+		t.Fatalf("%d holds for one record", len(parked))
+	}
+}
