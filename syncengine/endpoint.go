@@ -129,7 +129,9 @@ type Endpoint interface {
 
 // Finder is an Endpoint that can find records by a field's value. The engine
 // uses it to match a new record on a natural key (such as email) when its
-// counterpart is not among the changes it is processing.
+// counterpart is not among the changes it is processing. Text should be
+// compared ignoring case and surrounding spaces, as the engine compares
+// natural keys (memtable and sqltable do; the CRMs compare without case).
 type Finder interface {
 	Find(ctx context.Context, field string, value any) ([]*Record, error)
 }

@@ -527,7 +527,11 @@ func (m *matcher) byNaturalKey(ctx context.Context, rule MatchRule, take func(a,
 			continue
 		}
 		lookup = append(lookup, a)
-		values = append(values, a.Fields[rule.App])
+		v := a.Fields[rule.App]
+		if s, ok := v.(string); ok {
+			v = strings.TrimSpace(s)
+		}
+		values = append(values, v)
 	}
 	if len(lookup) > 0 && !m.r.fullRead[CRM] {
 		var found []*Record
@@ -594,6 +598,9 @@ func (m *matcher) byNaturalKey(ctx context.Context, rule MatchRule, take func(a,
 		v := c.Fields[rule.CRM]
 		if _, ok := naturalKey(v); !ok {
 			continue
+		}
+		if s, ok := v.(string); ok {
+			v = strings.TrimSpace(s)
 		}
 		found, err := finderApp.Find(ctx, rule.App, v)
 		m.r.rep.Calls.add(App, 1)

@@ -210,3 +210,26 @@ func TestAmbiguousHoldIsNotRepeated(t *testing.T) {
 		t.Fatalf("%d holds for one record", len(parked))
 	}
 }
+
+// A natural key found through a Finder matches without case or spaces, as
+// one found among the changes in hand does.
+func TestFinderMatchesWithoutCase(t *testing.T) {
+	e := newEnv(t)
+	fe := &failingEndpoint{Endpoint: e.crmEP, err: &crm.Error{Kind: crm.KindValidation, StatusCode: 400}}
+	fe.n.Store(1)
+	e.p.CRM = fe
+	e.rebuild()
+	e.appInsert(crm.Fields{"email": " Ada@Example.com", "name": "Lovelace"})
+	if rep := e.run(); rep.DeadLettered != 1 {
+		t.Fatalf("the create should be dead-lettered:\n%v", rep)
+	}
+	// A salesperson enters her in the CRM; the app's row is found by its
+	// Finder, whatever the case.
+	e.crmCreate(e.c("Email", "ada@example.com", "Name", "Lovelace"))
+	if rep := e.run(); rep.Matched != 1 || rep.Created.App != 0 {
+		t.Fatalf("the CRM's Ada should match the app's:\n%v", rep)
+	}
+	if got := len(e.app.Records()); got != 1 {
+		t.Fatalf("%d app customers for one person", got)
+	}
+}

@@ -489,7 +489,9 @@ func (t *Table) unindex(e *entry, field string) {
 func valueKey(v any) (string, bool) {
 	switch x := v.(type) {
 	case string:
-		return "s" + x, true
+		// Text is found ignoring case and surrounding spaces, as the sync
+		// engine matches natural keys (an email typed "Ada@Example.com ").
+		return "s" + strings.ToLower(strings.TrimSpace(x)), true
 	case bool:
 		return "b" + strconv.FormatBool(x), true
 	case int64:

@@ -403,7 +403,14 @@ func (e *Endpoint) Find(ctx context.Context, field string, value any) ([]*syncen
 			Message: fmt.Sprintf("column %s: %v", field, err)}
 	}
 	a := &args{d: e.cfg.dialect}
-	where := fmt.Sprintf("%s = %s AND %s%s) ORDER BY %s", quote(field), a.add(v), e.notDeleted, a.add(true), e.qID)
+	ph := a.add(v)
+	cmp := fmt.Sprintf("%s = %s", quote(field), ph)
+	if c.Kind == crm.ValueString {
+		// Text is found ignoring case and surrounding spaces, as the sync
+		// engine matches natural keys (lower() folds ASCII in SQLite).
+		cmp = fmt.Sprintf("lower(trim(%s)) = lower(trim(%s))", quote(field), ph)
+	}
+	where := fmt.Sprintf("%s AND %s%s) ORDER BY %s", cmp, e.notDeleted, a.add(true), e.qID)
 	rows, err := e.query(ctx, e.db, "find", where, a)
 	if err != nil {
 		return nil, err
