@@ -5,6 +5,8 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
+	"fmt"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"strings"
@@ -165,3 +167,22 @@ func HubSpotApp(apiURL, clientID, clientSecret, redirectURL string, scopes ...st
 // HubSpotPrivateApp is the source for a HubSpot private app's access
 // token, which does not expire and is sent as a bearer token.
 func HubSpotPrivateApp(token string) TokenSource { return Static(token) }
+
+func (f AuthCodeFlow) view() view {
+	return view{typ: "auth.AuthCodeFlow", attrs: []slog.Attr{slog.String("name", f.Name), urlAttr("auth_url", f.AuthURL),
+		urlAttr("token_url", f.TokenURL), slog.String("client_id", f.ClientID), hidden("client_secret", f.ClientSecret),
+		urlAttr("redirect_url", f.RedirectURL), slog.Any("scopes", f.Scopes), slog.String("auth", f.Auth.String())}}
+}
+
+// String describes the flow without its client secret.
+func (f AuthCodeFlow) String() string { return f.view().String() }
+
+// GoString makes %#v as safe as %v.
+func (f AuthCodeFlow) GoString() string { return f.String() }
+
+// Format prints String for every verb, so that no verb or flag reaches the
+// secret.
+func (f AuthCodeFlow) Format(s fmt.State, _ rune) { f.view().format(s) }
+
+// LogValue logs the flow without its client secret.
+func (f AuthCodeFlow) LogValue() slog.Value { return f.view().LogValue() }

@@ -96,10 +96,15 @@
 //
 // # Redaction and TLS
 //
-// Token and Secret print and log without credentials (String, GoString,
-// LogValue), and so do EntraClientCredentials and EntraAuthCode; errors
-// never contain a secret, token, assertion, code or verifier the request
-// carried. TLSConfig is the TLS policy (TLS 1.2 minimum, system
-// roots unless a pool is given, verification always on) used by the
-// default client of every flow.
+// Every auth type that holds a credential (Token, Secret, the flow
+// configurations, Rotating, ReuseSource, MemoryStore, the Static source)
+// prints, formats and logs without it: String, GoString, a Format that
+// answers every fmt verb alike, and LogValue show the useful fields and
+// reduce each secret, token, private key and stored value to [REDACTED];
+// Token and Secret encode as JSON the same way. A source, store or
+// refresher of the caller's own is shown by type only. Errors never
+// contain a secret, token, assertion, code or verifier the request
+// carried. TLSConfig is the TLS policy (TLS 1.2 minimum, system roots
+// unless a pool is given, verification always on) used by the default
+// client of every flow.
 package auth

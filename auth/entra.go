@@ -79,21 +79,25 @@ func (c EntraClientCredentials) TokenSource() TokenSource {
 	})
 }
 
-// String describes the configuration without its secret or key.
-func (c EntraClientCredentials) String() string {
-	return fmt.Sprintf("auth.EntraClientCredentials{Authority:%s ClientID:%s Credential:%s Scopes:%v}",
-		c.Authority, c.ClientID, entraCredential(c.ClientSecret, c.Certificate, c.Key), c.Scopes)
+func (c EntraClientCredentials) view() view {
+	return view{typ: "auth.EntraClientCredentials", attrs: []slog.Attr{urlAttr("authority", c.Authority),
+		slog.String("client_id", c.ClientID), slog.String("credential", entraCredential(c.ClientSecret, c.Certificate, c.Key)),
+		slog.Any("scopes", c.Scopes)}}
 }
 
-// Format prints String for every verb, so that %v, %+v and %#v hide the
-// secret and key too.
-func (c EntraClientCredentials) Format(f fmt.State, _ rune) { _, _ = f.Write([]byte(c.String())) }
+// String describes the configuration without its secret or key: the
+// credential is named by kind (a certificate by its thumbprint).
+func (c EntraClientCredentials) String() string { return c.view().String() }
+
+// GoString makes %#v as safe as %v.
+func (c EntraClientCredentials) GoString() string { return c.String() }
+
+// Format prints String for every verb, so that %v, %+v, %#v and the rest
+// hide the secret and key too.
+func (c EntraClientCredentials) Format(f fmt.State, _ rune) { c.view().format(f) }
 
 // LogValue logs the configuration without its secret or key.
-func (c EntraClientCredentials) LogValue() slog.Value {
-	return slog.GroupValue(slog.String("authority", c.Authority), slog.String("client_id", c.ClientID),
-		slog.String("credential", entraCredential(c.ClientSecret, c.Certificate, c.Key)), slog.Any("scopes", c.Scopes))
-}
+func (c EntraClientCredentials) LogValue() slog.Value { return c.view().LogValue() }
 
 const entraCertHint = "check that Certificate is uploaded to the app registration, Key is its private key, and the clock is right"
 
@@ -281,19 +285,22 @@ func (c EntraAuthCode) fetch(ctx context.Context, what string, form url.Values, 
 	return e.fetch(ctx, form)
 }
 
-// String describes the configuration without its secret or key.
-func (c EntraAuthCode) String() string {
-	return fmt.Sprintf("auth.EntraAuthCode{Authority:%s ClientID:%s Credential:%s RedirectURL:%s Scopes:%v}",
-		c.Authority, c.ClientID, entraCredential(c.ClientSecret, c.Certificate, c.Key), c.RedirectURL, c.scopes())
+func (c EntraAuthCode) view() view {
+	return view{typ: "auth.EntraAuthCode", attrs: []slog.Attr{urlAttr("authority", c.Authority),
+		slog.String("client_id", c.ClientID), slog.String("credential", entraCredential(c.ClientSecret, c.Certificate, c.Key)),
+		urlAttr("redirect_url", c.RedirectURL), slog.Any("scopes", c.scopes())}}
 }
 
-// Format prints String for every verb, so that %v, %+v and %#v hide the
-// secret and key too.
-func (c EntraAuthCode) Format(f fmt.State, _ rune) { _, _ = f.Write([]byte(c.String())) }
+// String describes the configuration without its secret or key: the
+// credential is named by kind (a certificate by its thumbprint).
+func (c EntraAuthCode) String() string { return c.view().String() }
+
+// GoString makes %#v as safe as %v.
+func (c EntraAuthCode) GoString() string { return c.String() }
+
+// Format prints String for every verb, so that %v, %+v, %#v and the rest
+// hide the secret and key too.
+func (c EntraAuthCode) Format(f fmt.State, _ rune) { c.view().format(f) }
 
 // LogValue logs the configuration without its secret or key.
-func (c EntraAuthCode) LogValue() slog.Value {
-	return slog.GroupValue(slog.String("authority", c.Authority), slog.String("client_id", c.ClientID),
-		slog.String("credential", entraCredential(c.ClientSecret, c.Certificate, c.Key)),
-		slog.String("redirect_url", c.RedirectURL), slog.Any("scopes", c.scopes()))
-}
+func (c EntraAuthCode) LogValue() slog.Value { return c.view().LogValue() }

@@ -27,7 +27,7 @@ func Example() {
 	b, _ := io.ReadAll(resp.Body)
 	tok, _ := src.Token(context.Background())
 	fmt.Println(string(b), tok)
-	// Output: true auth.Token{type=Bearer access=[REDACTED]}
+	// Output: true auth.Token{type=Bearer access_token=[REDACTED]}
 }
 
 // A service account's token from any OpenID provider, found through its

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/url"
@@ -265,7 +266,7 @@ func (c *ClientCredentials) TokenSource() TokenSource {
 	})
 }
 
-func (c *ClientCredentials) authStyle() ClientAuth {
+func (c ClientCredentials) authStyle() ClientAuth {
 	if c.Auth == ClientAuthDefault {
 		return ClientSecretBasic
 	}
@@ -354,3 +355,45 @@ func (c *JWTBearer) TokenSource() TokenSource {
 		return e.fetch(ctx, form)
 	})
 }
+
+func (c ClientCredentials) view() view {
+	return view{typ: "auth.ClientCredentials", attrs: []slog.Attr{slog.String("name", c.Name), urlAttr("token_url", c.TokenURL),
+		slog.String("client_id", c.ClientID), hidden("client_secret", c.ClientSecret), slog.String("auth", c.authStyle().String()),
+		slog.Any("scopes", c.Scopes), keysAttr("params", c.Params)}}
+}
+
+// String describes the configuration without its client secret; of
+// Params, which may carry anything, only the names.
+func (c ClientCredentials) String() string { return c.view().String() }
+
+// GoString makes %#v as safe as %v.
+func (c ClientCredentials) GoString() string { return c.String() }
+
+// Format prints String for every verb, so that no verb or flag reaches the
+// secret.
+func (c ClientCredentials) Format(f fmt.State, _ rune) { c.view().format(f) }
+
+// LogValue logs the configuration without its client secret.
+func (c ClientCredentials) LogValue() slog.Value { return c.view().LogValue() }
+
+func (c JWTBearer) view() view {
+	return view{typ: "auth.JWTBearer", attrs: []slog.Attr{slog.String("name", c.Name), urlAttr("token_url", c.TokenURL),
+		slog.String("issuer", c.Issuer), slog.String("subject", c.Subject), urlAttr("audience", c.Audience),
+		slog.String("key_id", c.KeyID), hiddenKey("key", c.Key), slog.String("client_id", c.ClientID),
+		hidden("client_secret", c.ClientSecret), slog.Any("scopes", c.Scopes)}}
+}
+
+// String describes the configuration without its private key or client
+// secret.
+func (c JWTBearer) String() string { return c.view().String() }
+
+// GoString makes %#v as safe as %v.
+func (c JWTBearer) GoString() string { return c.String() }
+
+// Format prints String for every verb, so that no verb or flag reaches the
+// key or the secret.
+func (c JWTBearer) Format(f fmt.State, _ rune) { c.view().format(f) }
+
+// LogValue logs the configuration without its private key or client
+// secret.
+func (c JWTBearer) LogValue() slog.Value { return c.view().LogValue() }

@@ -3,6 +3,7 @@ package auth
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"sync"
 	"time"
@@ -163,3 +164,30 @@ func (r *ReuseSource) Invalidate() {
 
 // OAuth2 adapts r to an oauth2.TokenSource; see the OAuth2 function.
 func (r *ReuseSource) OAuth2(ctx context.Context) oauth2.TokenSource { return OAuth2(ctx, r) }
+
+// view shows the wrapped source by type (it may hold credentials) and
+// whether a token is cached, with its expiry, never the token itself.
+func (r *ReuseSource) view() view {
+	attrs := []slog.Attr{typeAttr("source", r.src), slog.Float64("refresh_at", r.cfg.fraction)}
+	r.mu.Lock()
+	tok := r.tok
+	r.mu.Unlock()
+	attrs = append(attrs, slog.Bool("cached", tok != nil))
+	if tok != nil && !tok.Expiry.IsZero() {
+		attrs = append(attrs, slog.Time("expiry", tok.Expiry))
+	}
+	return view{typ: "auth.ReuseSource", attrs: attrs}
+}
+
+// String describes r without any credential.
+func (r *ReuseSource) String() string { return r.view().String() }
+
+// GoString makes %#v as safe as %v.
+func (r *ReuseSource) GoString() string { return r.String() }
+
+// Format prints String for every verb, so that no verb or flag reaches the
+// cached token or the wrapped source's credentials.
+func (r *ReuseSource) Format(f fmt.State, _ rune) { r.view().format(f) }
+
+// LogValue logs r without any credential.
+func (r *ReuseSource) LogValue() slog.Value { return r.view().LogValue() }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"sync"
 	"time"
 )
@@ -187,3 +188,24 @@ func sleepCtx(ctx context.Context, d time.Duration) error {
 		return ctx.Err()
 	}
 }
+
+// view shows the configuration: the store and the refresher only by type
+// (either may hold credentials), never the tokens in the store or the
+// access token last refused.
+func (r *Rotating) view() view {
+	return view{typ: "auth.Rotating", attrs: []slog.Attr{typeAttr("store", r.Store), slog.String("key", r.Key),
+		typeAttr("refresher", r.Refresher), slog.Duration("lease", r.Lease), slog.Duration("poll", r.Poll)}}
+}
+
+// String describes r without any credential.
+func (r *Rotating) String() string { return r.view().String() }
+
+// GoString makes %#v as safe as %v.
+func (r *Rotating) GoString() string { return r.String() }
+
+// Format prints String for every verb, so that no verb or flag reaches a
+// token.
+func (r *Rotating) Format(f fmt.State, _ rune) { r.view().format(f) }
+
+// LogValue logs r without any credential.
+func (r *Rotating) LogValue() slog.Value { return r.view().LogValue() }

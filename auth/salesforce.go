@@ -3,6 +3,8 @@ package auth
 import (
 	"context"
 	"crypto/rsa"
+	"fmt"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"strings"
@@ -114,3 +116,39 @@ func SalesforceWebServer(loginURL, clientID, clientSecret, redirectURL string, s
 		Hint: "the refresh token was revoked or expired, or the consumer key or secret is wrong: have the user approve the app again",
 	}
 }
+
+func (c SalesforceJWT) view() view {
+	return view{typ: "auth.SalesforceJWT", attrs: []slog.Attr{urlAttr("login_url", c.LoginURL), urlAttr("audience", c.Audience),
+		slog.String("client_id", c.ClientID), slog.String("username", c.Username), hiddenKey("key", c.Key)}}
+}
+
+// String describes the configuration without its private key.
+func (c SalesforceJWT) String() string { return c.view().String() }
+
+// GoString makes %#v as safe as %v.
+func (c SalesforceJWT) GoString() string { return c.String() }
+
+// Format prints String for every verb, so that no verb or flag reaches the
+// key.
+func (c SalesforceJWT) Format(f fmt.State, _ rune) { c.view().format(f) }
+
+// LogValue logs the configuration without its private key.
+func (c SalesforceJWT) LogValue() slog.Value { return c.view().LogValue() }
+
+func (c SalesforceClientCredentials) view() view {
+	return view{typ: "auth.SalesforceClientCredentials", attrs: []slog.Attr{urlAttr("login_url", c.LoginURL),
+		slog.String("client_id", c.ClientID), hidden("client_secret", c.ClientSecret)}}
+}
+
+// String describes the configuration without its client secret.
+func (c SalesforceClientCredentials) String() string { return c.view().String() }
+
+// GoString makes %#v as safe as %v.
+func (c SalesforceClientCredentials) GoString() string { return c.String() }
+
+// Format prints String for every verb, so that no verb or flag reaches the
+// secret.
+func (c SalesforceClientCredentials) Format(f fmt.State, _ rune) { c.view().format(f) }
+
+// LogValue logs the configuration without its client secret.
+func (c SalesforceClientCredentials) LogValue() slog.Value { return c.view().LogValue() }

@@ -12,19 +12,34 @@ import (
 	"sync"
 )
 
-// Secret is a versioned value in a SecretStore. It prints as
-// [REDACTED].
+// Secret is a versioned value in a SecretStore. It prints, logs and
+// encodes as JSON with its version only, its value [REDACTED].
 type Secret struct {
 	Value   []byte
 	Version int64
 }
 
-func (s Secret) String() string {
-	return fmt.Sprintf("auth.Secret{version=%d value=[REDACTED]}", s.Version)
+func (s Secret) view() view {
+	return view{typ: "auth.Secret", attrs: []slog.Attr{slog.Int64("version", s.Version), hidden("value", string(s.Value))}}
 }
-func (s Secret) GoString() string           { return s.String() }
-func (s Secret) LogValue() slog.Value       { return slog.Int64Value(s.Version) }
-func (s Secret) Format(f fmt.State, _ rune) { _, _ = f.Write([]byte(s.String())) }
+
+// String shows the version only.
+func (s Secret) String() string { return s.view().String() }
+
+// GoString makes %#v as safe as %v.
+func (s Secret) GoString() string { return s.String() }
+
+// Format prints String for every verb, so that no verb or flag reaches the
+// value.
+func (s Secret) Format(f fmt.State, _ rune) { s.view().format(f) }
+
+// LogValue logs the version only.
+func (s Secret) LogValue() slog.Value { return s.view().LogValue() }
+
+// MarshalJSON encodes the version only, so that a Secret returned or
+// logged as JSON reveals nothing; a store keeps the value in its own
+// format.
+func (s Secret) MarshalJSON() ([]byte, error) { return s.view().json() }
 
 // ErrVersionConflict is returned by CompareAndSwap when the stored version
 // is not the expected one: another worker wrote first. Re-read and decide.
@@ -85,6 +100,25 @@ func (s *MemoryStore) CompareAndSwap(ctx context.Context, key string, oldVersion
 	}
 	s.m[key] = Secret{Value: append([]byte(nil), newValue...), Version: oldVersion + 1}
 	return oldVersion + 1, nil
+}
+
+// String names the stored keys, never their values.
+func (s *MemoryStore) String() string { return s.view().String() }
+
+// GoString makes %#v as safe as %v.
+func (s *MemoryStore) GoString() string { return s.String() }
+
+// Format prints String for every verb, so that no verb or flag reaches a
+// stored value.
+func (s *MemoryStore) Format(f fmt.State, _ rune) { s.view().format(f) }
+
+// LogValue logs the stored keys, never their values.
+func (s *MemoryStore) LogValue() slog.Value { return s.view().LogValue() }
+
+func (s *MemoryStore) view() view {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return view{typ: "auth.MemoryStore", attrs: []slog.Attr{keysAttr("keys", s.m)}}
 }
 
 // FileStore is a SecretStore in a directory: one file per key, mode 0600,

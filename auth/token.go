@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
-	"slices"
 	"strings"
 	"time"
 
@@ -13,9 +12,10 @@ import (
 )
 
 // Token is an access token and what came with it from the token endpoint.
-// Its String, GoString and LogValue methods hide every credential, so a
-// Token printed with %v or logged with slog shows only its type, expiry and
-// instance URL.
+// Its String, Format, GoString, LogValue and MarshalJSON methods hide every
+// credential, so a Token (or a *Token) printed with any fmt verb, logged
+// with slog or encoded as JSON shows only its type, expiry, instance URL,
+// scope and the names of its extra fields.
 type Token struct {
 	// AccessToken is the credential sent in the Authorization header.
 	AccessToken string
@@ -53,50 +53,53 @@ func (t *Token) Valid(now time.Time) bool {
 	return t != nil && t.AccessToken != "" && (t.Expiry.IsZero() || now.Before(t.Expiry))
 }
 
-// String describes t without any credential.
-func (t *Token) String() string {
-	if t == nil {
-		return "auth.Token(nil)"
-	}
-	var b strings.Builder
-	fmt.Fprintf(&b, "auth.Token{type=%s access=%s", t.Type(), redacted(t.AccessToken))
+func (t Token) view() view {
+	attrs := []slog.Attr{slog.String("type", t.Type()), hidden("access_token", t.AccessToken)}
 	if t.RefreshToken != "" {
-		b.WriteString(" refresh=[REDACTED]")
-	}
-	if !t.Expiry.IsZero() {
-		fmt.Fprintf(&b, " expiry=%s", t.Expiry.UTC().Format(time.RFC3339))
-	}
-	if t.InstanceURL != "" {
-		fmt.Fprintf(&b, " instance_url=%s", t.InstanceURL)
-	}
-	if len(t.Extra) > 0 {
-		fmt.Fprintf(&b, " extra=%v", slices.Sorted(maps.Keys(t.Extra)))
-	}
-	b.WriteString("}")
-	return b.String()
-}
-
-// GoString makes %#v as safe as %v.
-func (t *Token) GoString() string { return t.String() }
-
-// LogValue makes slog log t without credentials.
-func (t *Token) LogValue() slog.Value {
-	if t == nil {
-		return slog.StringValue("<nil>")
-	}
-	attrs := []slog.Attr{
-		slog.String("type", t.Type()),
-		slog.String("access_token", redacted(t.AccessToken)),
-		slog.Bool("has_refresh_token", t.RefreshToken != ""),
+		attrs = append(attrs, hidden("refresh_token", t.RefreshToken))
 	}
 	if !t.Expiry.IsZero() {
 		attrs = append(attrs, slog.Time("expiry", t.Expiry))
 	}
 	if t.InstanceURL != "" {
-		attrs = append(attrs, slog.String("instance_url", t.InstanceURL))
+		attrs = append(attrs, urlAttr("instance_url", t.InstanceURL))
 	}
-	return slog.GroupValue(attrs...)
+	if t.Scope != "" {
+		attrs = append(attrs, slog.String("scope", t.Scope))
+	}
+	if len(t.Extra) > 0 {
+		attrs = append(attrs, keysAttr("extra", t.Extra))
+	}
+	return view{typ: "auth.Token", attrs: attrs}
 }
+
+// String describes t without any credential: its type, expiry, instance
+// URL, scope and the names of its extra fields. A nil *Token prints as
+// <nil>.
+func (t Token) String() string { return t.view().String() }
+
+// GoString makes %#v as safe as %v.
+func (t Token) GoString() string { return t.String() }
+
+// Format prints String for every verb, so that no verb or flag reaches the
+// credentials.
+func (t Token) Format(f fmt.State, _ rune) { t.view().format(f) }
+
+// LogValue makes slog log t without credentials, and a nil *Token as
+// <nil>. (A Token value logs through Format or MarshalJSON, just as
+// safely; the pointer receiver spares slog a panic on a nil *Token.)
+func (t *Token) LogValue() slog.Value {
+	if t == nil {
+		return slog.StringValue("<nil>")
+	}
+	return t.view().LogValue()
+}
+
+// MarshalJSON encodes what String shows, without credentials, so that a
+// Token logged or returned as JSON reveals nothing. To keep a token, keep
+// its fields in a type of your own, or let Rotating keep it in a
+// SecretStore.
+func (t Token) MarshalJSON() ([]byte, error) { return t.view().json() }
 
 func redacted(s string) string {
 	if s == "" {
@@ -145,7 +148,13 @@ func (s staticSource) Token(context.Context) (*Token, error) {
 	return s.tok.clone(), nil
 }
 
-func (s staticSource) String() string { return "auth.Static([REDACTED])" }
+func (s staticSource) view() view {
+	return view{typ: "auth.Static", attrs: []slog.Attr{hidden("access_token", s.tok.AccessToken)}}
+}
+func (s staticSource) String() string             { return s.view().String() }
+func (s staticSource) GoString() string           { return s.String() }
+func (s staticSource) Format(f fmt.State, _ rune) { s.view().format(f) }
+func (s staticSource) LogValue() slog.Value       { return s.view().LogValue() }
 
 // FromOAuth2 adapts an oauth2.TokenSource (from golang.org/x/oauth2 or a
 // library built on it) to TokenSource. The oauth2 source cannot see ctx:
@@ -186,6 +195,16 @@ type oauth2Adapter struct {
 	ctx context.Context //nolint:containedctx // oauth2.TokenSource has no ctx; see OAuth2.
 	src TokenSource
 }
+
+// The adapter's source may hold a credential (a Static one does); it is
+// shown only by type.
+func (a oauth2Adapter) view() view {
+	return view{typ: "auth.OAuth2", attrs: []slog.Attr{typeAttr("source", a.src)}}
+}
+func (a oauth2Adapter) String() string             { return a.view().String() }
+func (a oauth2Adapter) GoString() string           { return a.String() }
+func (a oauth2Adapter) Format(f fmt.State, _ rune) { a.view().format(f) }
+func (a oauth2Adapter) LogValue() slog.Value       { return a.view().LogValue() }
 
 func (a oauth2Adapter) Token() (*oauth2.Token, error) {
 	t, err := a.src.Token(a.ctx)

@@ -55,7 +55,7 @@
 //     failure unless Prefer: odata.continue-on-error, responses with
 //     batchresponse_ and changesetresponse_ boundaries and no preamble.
 //   - WhoAmI, and acting on behalf of a user with CallerObjectId or
-//     MSCRMCallerID.
+//     MSCRMCallerID, or as the user a delegated token signed in.
 //
 // Errors have Dataverse's body, {"error":{"code":"0x80040217","message":...}},
 // its codes and its status codes; every response has a REQ_ID.
@@ -132,8 +132,14 @@
 // PKCE verifier (501481 for a wrong one, 50148 for none); confidential
 // clients authenticate as for client credentials, public clients not at
 // all (700025 if they try). Delegated access tokens carry scp
-// user_impersonation, idtyp user and the user's oid, upn and name, and the
-// Web API accepts them as it does app-only ones. The refresh_token grant
+// user_impersonation, idtyp user and the user's oid, upn and name, and
+// with one the Web API acts as the signed-in user, as Dataverse does: the
+// systemuser whose azureactivedirectoryobjectid is the token's oid is
+// WhoAmI's UserId and the createdby and modifiedby of what it writes; a
+// user who is not a systemuser of the environment gets 403 with code
+// 0x80072560 ("The user is not a member of the organization."). App-only
+// tokens act as the application user, and a CallerObjectId or
+// MSCRMCallerID header overrides either. The refresh_token grant
 // returns a new refresh token and, as Entra does, leaves the old one valid
 // until 90 days after it was issued (700082) or until
 // [Server.RevokeEntraSessions] (50173):
@@ -159,10 +165,11 @@
 // duplicate-key create) follow the most likely behaviour and are marked in
 // the code. The Entra tenant serves the client credentials, authorization
 // code and refresh token grants (no device code, on-behalf-of or
-// implicit flow), asks no consent and applies no conditional access, every
-// app-only token acts as the environment's one application user, and a
-// request with a delegated token still acts as that application user
-// unless it names a user with CallerObjectId. The codes the reference
+// implicit flow), asks no consent and applies no conditional access, and
+// every app-only token acts as the environment's one application user.
+// No caller's security roles are checked, nor a signed-in user's
+// isdisabled; in an environment without a systemuser table a delegated
+// token acts as no one, as app-only tokens do there. The codes the reference
 // could not confirm are marked in the code: 50013 for an assertion with
 // the wrong audience, 70000 for an unknown code or refresh token or one of
 // another app, 50148 for a missing PKCE verifier, 9002313 for an unknown

@@ -3,6 +3,7 @@ package dynamicstest
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -422,7 +423,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		scheme = "https"
 	}
 	base := scheme + "://" + r.Host + APIPath
-	caller, aerr := s.env.caller(r.Header)
+	caller, aerr := s.caller(r)
 	if aerr != nil {
 		write(errResponse(aerr))
 		return
@@ -463,9 +464,67 @@ func spellHeaders(h http.Header) {
 	}
 }
 
-// caller finds the systemuser a request acts as: the one named by
-// CallerObjectId (an Entra object id) or MSCRMCallerID (a systemuserid),
-// else the application user.
+// codeNotMember is Dataverse's answer (403) to a signed-in user who is not
+// a systemuser of the environment: "The user is not a member of the
+// organization."
+const codeNotMember = "0x80072560"
+
+// caller finds the systemuser a request acts as: the one its
+// CallerObjectId or MSCRMCallerID header names; else, for a delegated
+// token of the Entra tenant, the signed-in user, as Dataverse does; else
+// the application user.
+func (s *Server) caller(r *http.Request) (string, *apiError) {
+	if strings.TrimSpace(r.Header.Get("CallerObjectId")) == "" && strings.TrimSpace(r.Header.Get("MSCRMCallerID")) == "" {
+		if oid, ok := s.delegatedObjectID(r); ok {
+			return s.env.signedInUser(oid)
+		}
+	}
+	return s.env.caller(r.Header)
+}
+
+// delegatedObjectID returns the oid of the request's bearer token when it
+// is a delegated token (idtyp "user") the Entra tenant issued and that is
+// still valid.
+func (s *Server) delegatedObjectID(r *http.Request) (string, bool) {
+	tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	if s.entra == nil || !ok || !s.entra.validToken(tok) {
+		return "", false
+	}
+	parts := strings.Split(tok, ".")
+	payload, err := base64.RawURLEncoding.DecodeString(parts[1])
+	var c accessClaims
+	if err != nil || json.Unmarshal(payload, &c) != nil || c.IDType != "user" || !guidRE.MatchString(c.Oid) {
+		return "", false
+	}
+	return strings.ToLower(c.Oid), true
+}
+
+// signedInUser is the systemuser a delegated token with object id oid acts
+// as. An environment without a systemuser table has no users to check
+// against, so the request acts as no one, as app-only ones do there.
+func (e *env) signedInUser(oid string) (string, *apiError) {
+	if e.byName["systemuser"] == nil {
+		return "", nil
+	}
+	if id, ok := e.userByObjectID(oid); ok {
+		return id, nil
+	}
+	return "", &apiError{status: http.StatusForbidden, code: codeNotMember, message: "The user is not a member of the organization."}
+}
+
+// userByObjectID finds the systemuser whose azureactivedirectoryobjectid
+// is oid (a GUID, in any case).
+func (e *env) userByObjectID(oid string) (string, bool) {
+	res, err := e.store.Query(memstore.Query{Object: "systemuser", Where: crm.Eq("azureactivedirectoryobjectid", strings.ToLower(oid)), Limit: 1})
+	if err != nil || len(res.Records) == 0 {
+		return "", false
+	}
+	return res.Records[0].ID, true
+}
+
+// caller finds the systemuser a request acts as by its headers: the one
+// named by CallerObjectId (an Entra object id) or MSCRMCallerID (a
+// systemuserid), else the application user.
 func (e *env) caller(h http.Header) (string, *apiError) {
 	forbid := func(msg string) *apiError {
 		return &apiError{status: http.StatusForbidden, code: codePrivilege, message: msg}
@@ -477,11 +536,11 @@ func (e *env) caller(h http.Header) (string, *apiError) {
 		if e.byName["systemuser"] == nil {
 			return "", forbid("There is no systemuser table to find the caller in.")
 		}
-		res, err := e.store.Query(memstore.Query{Object: "systemuser", Where: crm.Eq("azureactivedirectoryobjectid", strings.ToLower(oid)), Limit: 1})
-		if err != nil || len(res.Records) == 0 {
+		id, ok := e.userByObjectID(oid)
+		if !ok {
 			return "", forbid(fmt.Sprintf("No systemuser has azureactivedirectoryobjectid %s: add the user to the environment before acting on their behalf.", strings.ToLower(oid)))
 		}
-		return res.Records[0].ID, nil
+		return id, nil
 	}
 	if id := strings.TrimSpace(h.Get("MSCRMCallerID")); id != "" {
 		if !guidRE.MatchString(id) {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"regexp"
 	"strings"
 	"testing"
@@ -404,5 +405,82 @@ func TestCustomTablesAndTracking(t *testing.T) {
 	}
 	if r = call(t, s, "GET", "leads", "", "Prefer", "odata.track-changes"); !strings.Contains(r.body, "deltaLink") {
 		t.Errorf("change tracking turned on for leads: %s", r.body)
+	}
+}
+
+// A delegated token acts as the user who signed in, as in Dataverse: WhoAmI
+// names their systemuser and what they create is theirs. An app-only token
+// keeps acting as the application user, CallerObjectId overrides both, and
+// a user who is not (or no longer) a systemuser is refused.
+func TestDelegatedTokenActsAsSignedInUser(t *testing.T) {
+	srv := authCodeServer(t, newCredential(t))
+	back := signIn(t, srv, authParams(srv, map[string]string{"login_hint": userUPN}))
+	status, body := postToken(t, srv, redeemForm(back.Get("code"), nil))
+	user, _ := body["access_token"].(string)
+	if status != http.StatusOK || user == "" {
+		t.Fatalf("code redemption: %d %v", status, body)
+	}
+	status, body = postToken(t, srv, url.Values{"grant_type": {"client_credentials"}, "client_id": {secretApp},
+		"client_secret": {secretValue}, "scope": {srv.EntraScope()}})
+	app, _ := body["access_token"].(string)
+	if status != http.StatusOK || app == "" {
+		t.Fatalf("client credentials: %d %v", status, body)
+	}
+	as := func(tok string, more ...string) []string {
+		return append([]string{"Authorization", "Bearer " + tok}, more...)
+	}
+	whoAmI := func(tok string, more ...string) reply { return call(t, srv, "GET", "WhoAmI", "", as(tok, more...)...) }
+
+	r := call(t, srv, "GET", "systemusers?$select=systemuserid&$filter=azureactivedirectoryobjectid%20eq%20"+userOID, "", as(app)...)
+	rows, _ := r.json(t)["value"].([]any)
+	if r.status != http.StatusOK || len(rows) != 1 {
+		t.Fatalf("the signed-in user's systemuser: %d %s", r.status, r.body)
+	}
+	userID, _ := rows[0].(map[string]any)["systemuserid"].(string)
+	if userID == "" || userID == srv.ApplicationUserID() {
+		t.Fatalf("systemuserid %q, want the user's own (the application user is %s)", userID, srv.ApplicationUserID())
+	}
+
+	for _, c := range []struct {
+		name, tok, want string
+	}{{"delegated", user, userID}, {"app-only", app, srv.ApplicationUserID()}} {
+		if r := whoAmI(c.tok); r.status != http.StatusOK || r.json(t)["UserId"] != c.want {
+			t.Errorf("WhoAmI with the %s token: %d %s, want UserId %s", c.name, r.status, r.body, c.want)
+		}
+	}
+
+	r = call(t, srv, "POST", "accounts?$select=name,_createdby_value,_modifiedby_value", `{"name":"Ada's account"}`,
+		as(user, "Content-Type", "application/json", "Prefer", "return=representation")...)
+	if r.status != http.StatusCreated {
+		t.Fatalf("create with the delegated token: %d %s", r.status, r.body)
+	}
+	if m := r.json(t); m["_createdby_value"] != userID || m["_modifiedby_value"] != userID {
+		t.Errorf("created with the delegated token: %s, want createdby and modifiedby %s", r.body, userID)
+	}
+
+	// A header naming a user still decides, as for an app-only token.
+	const otherOID = "88888888-8888-4888-8888-888888888888"
+	otherID, err := srv.AddUser("Grace Hopper", otherOID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := whoAmI(user, "CallerObjectId", otherOID); r.status != http.StatusOK || r.json(t)["UserId"] != otherID {
+		t.Errorf("WhoAmI with the delegated token and CallerObjectId: %d %s, want UserId %s", r.status, r.body, otherID)
+	}
+	if r := whoAmI(user, "MSCRMCallerID", otherID); r.status != http.StatusOK || r.json(t)["UserId"] != otherID {
+		t.Errorf("WhoAmI with the delegated token and MSCRMCallerID: %d %s, want UserId %s", r.status, r.body, otherID)
+	}
+
+	// Once the user is no longer a systemuser, their token is refused.
+	if r := call(t, srv, "DELETE", "systemusers("+userID+")", "", as(app)...); r.status != http.StatusNoContent {
+		t.Fatalf("deleting the user's systemuser: %d %s", r.status, r.body)
+	}
+	r = whoAmI(user)
+	if e, _ := r.json(t)["error"].(map[string]any); r.status != http.StatusForbidden || e["code"] != "0x80072560" ||
+		e["message"] != "The user is not a member of the organization." {
+		t.Errorf("WhoAmI for a user who is not a systemuser: %d %s, want 403 0x80072560", r.status, r.body)
+	}
+	if r := whoAmI(app); r.status != http.StatusOK || r.json(t)["UserId"] != srv.ApplicationUserID() {
+		t.Errorf("WhoAmI with the app-only token after: %d %s", r.status, r.body)
 	}
 }
