@@ -12,6 +12,7 @@
 // database, syncengine/memtable in memory, or its own implementation (check
 // it with syncengine/endpointtest). The engine keeps its state in a Store:
 // syncengine/store/sqlite is the embedded default (one file),
+// syncengine/store/postgres serves workers on several machines, and
 // syncengine/store/memory is for tests.
 //
 //	store, err := sqlite.Open(ctx, "sync.db")
@@ -83,8 +84,12 @@
 //
 // # Several workers
 //
-// A run takes the pairing's lease in the store, so runs of one pairing never
-// overlap, in one process or across processes sharing the store.
+// A run takes the pairing's lease in the store and renews it before each
+// batch, so runs of one pairing do not overlap, in one process or across
+// processes sharing the store: several processes of one machine with the
+// SQLite store, workers on several machines with the PostgreSQL store. A
+// worker that dies leaves its lease to expire, and whichever worker takes it
+// next goes on from the committed state (re-sending the outbox first).
 //
 // # Progress
 //

@@ -11,9 +11,10 @@ import (
 // engine changes in one step goes through Commit as one Changeset, which the
 // store applies atomically: that is what makes a crash at any point safe.
 //
-// crmkit ships syncengine/store/memory (tests, one process) and
+// crmkit ships syncengine/store/memory (tests, one process),
 // syncengine/store/sqlite (the embedded default: one file, several processes
-// of one machine). Every implementation must pass syncengine/store/storetest.
+// of one machine) and syncengine/store/postgres (workers on several
+// machines). Every implementation must pass syncengine/store/storetest.
 // All methods are safe for concurrent use, and every id and name is scoped by
 // the pairing.
 type Store interface {
