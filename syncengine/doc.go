@@ -67,9 +67,14 @@
 // backoff and full jitter, honouring Retry-After, and watching ctx; RunOnce
 // waits for them while its patience lasts and leaves the rest to the next
 // run. "Unauthorized" calls the WithRefresh hook once and retries; a second
-// refusal ends the run, the writes kept. Anything else, or too many attempts,
-// makes a dead letter, kept with its payload and its error. A batch refused
-// as a whole is split until the bad record is alone, so its neighbours land.
+// refusal ends the run, the writes kept. A spent API quota postpones the
+// writes (WithQuotaWait) without counting an attempt, and the run calls that
+// side no more; a batch refused whole as forbidden or unsupported ends the
+// run, the writes kept. Anything else, or too many attempts, makes a dead
+// letter, kept with its payload and its error. A batch refused as a whole
+// for a record's reason is split until the bad record is alone, so its
+// neighbours land. A newer change to a record supersedes its writes still
+// waiting for a retry, so an old value never lands after a new one.
 //
 //	dead, err := eng.DeadLetters(ctx)
 //	report, err := eng.Replay(ctx, dead[0].ID) // re-mapped from the source record as it is now
