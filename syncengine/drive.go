@@ -245,7 +245,7 @@ func (r *run) apply(ctx context.Context, side Side, chunk []*OutboxEntry, cs *Ch
 	// permission on the object, an operation the CRM does not offer): the
 	// run stops with the writes kept, rather than split them one by one
 	// and dead-letter every record for a setting.
-	if sameError(results) && batchLevel(results[0].Err) {
+	if len(chunk) > 1 && sameError(results) && batchLevel(results[0].Err) {
 		return fmt.Errorf("syncengine: the %s refused a batch of %d writes: %w", side, len(chunk), results[0].Err)
 	}
 
@@ -309,6 +309,12 @@ func (r *run) settle(cs *Changeset, links map[string]*heldLink, en *OutboxEntry,
 	cs.Settle = append(cs.Settle, en.ID)
 	target := en.Target
 	hl := links[en.SourceID]
+	if hl != nil && hl.Deleted && !pl.Tombstone && en.Op == Upsert {
+		// The create of a record restored after its pair was deleted: it
+		// gets a fresh link, not the tombstone.
+		hl = nil
+	}
+	existed := hl != nil
 	if hl == nil {
 		if res.ID == "" && en.Op == Upsert {
 			// The side did not say which record it wrote; the record's sync
@@ -340,6 +346,14 @@ func (r *run) settle(cs *Changeset, links map[string]*heldLink, en *OutboxEntry,
 		l.CRMID, l.CRMVersion, l.CRMHashes = id, "", overlay(l.CRMHashes, fields)
 	} else {
 		l.AppID, l.AppVersion, l.AppHashes = id, "", overlay(l.AppHashes, fields)
+	}
+	if existed && len(pl.SourceHashes) > 0 {
+		// The source fields this write carried count as synced now.
+		if target == App {
+			l.CRMHashes = mergeHashes(l.CRMHashes, pl.SourceHashes)
+		} else {
+			l.AppHashes = mergeHashes(l.AppHashes, pl.SourceHashes)
+		}
 	}
 	if pl.Tombstone {
 		l.Deleted = true
@@ -397,6 +411,17 @@ func (r *run) postpone(cs *Changeset, en *OutboxEntry, err error) {
 	up.NextAttempt = now.Add(max(r.e.quotaWait, retry.RetryAfter(err)))
 	r.rep.Deferred++
 	cs.Update = append(cs.Update, &up)
+}
+
+func mergeHashes(base, over map[string]string) map[string]string {
+	out := make(map[string]string, len(base)+len(over))
+	for k, v := range base {
+		out[k] = v
+	}
+	for k, v := range over {
+		out[k] = v
+	}
+	return out
 }
 
 // batchLevel reports whether an error that refused a whole batch concerns

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"math/rand/v2"
 	"strings"
 	"sync"
@@ -190,6 +191,9 @@ type Engine struct {
 	metrics     *metrics
 
 	appSet, crmSet map[string]bool // the fields compared on each side
+	// plainApp holds the application fields a plain rule fills from one
+	// CRM field; the others are computed from the whole record.
+	plainApp map[string]bool
 
 	runMu  sync.Mutex
 	notify chan struct{}
@@ -255,6 +259,7 @@ func New(store Store, p Pairing, opts ...Option) (*Engine, error) {
 		return nil, fmt.Errorf("syncengine: metrics: %w", err)
 	}
 	e.appSet, e.crmSet = fieldSets(p.Map)
+	e.plainApp = plainFields(p.Map)
 	// A CRM endpoint built without a field list would read only the
 	// driver's default fields (HubSpot's are a handful): read the map's.
 	if ce, ok := p.CRM.(*CRMEndpoint); ok && ce.fields == nil {
@@ -288,6 +293,48 @@ func fieldSets(m *mapping.Map) (app, crmSet map[string]bool) {
 		}
 	}
 	return app, crmSet
+}
+
+// plainFields finds the application fields that plain rules fill from a
+// single CRM field: each CRM field alone is converted, and what every one of
+// them yields (constants) is left out. Fields outside the result are
+// computed from several CRM fields, so a change to any CRM field may change
+// them.
+func plainFields(m *mapping.Map) map[string]bool {
+	ctx := context.Background()
+	var (
+		outs   []map[string]bool
+		common map[string]bool
+	)
+	for _, c := range m.CRMFields() {
+		out, err := m.FromCRM(ctx, crm.Fields{c: nil})
+		if err != nil {
+			continue
+		}
+		keys := map[string]bool{}
+		for f := range out {
+			keys[f] = true
+		}
+		outs = append(outs, keys)
+		if common == nil {
+			common = maps.Clone(keys)
+		} else {
+			for f := range common {
+				if !keys[f] {
+					delete(common, f)
+				}
+			}
+		}
+	}
+	plain := map[string]bool{}
+	for _, keys := range outs {
+		for f := range keys {
+			if !common[f] || len(outs) == 1 {
+				plain[f] = true
+			}
+		}
+	}
+	return plain
 }
 
 func defaultBackoff(n int) time.Duration {

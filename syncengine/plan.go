@@ -149,6 +149,11 @@ func (r *run) planStep(ctx context.Context) (bool, error) {
 			return false, err
 		}
 	}
+	// Planning can be long (a large window, lookups): make sure the lease
+	// is still ours before committing what it decided.
+	if err := r.renewLease(ctx); err != nil {
+		return false, err
+	}
 	if err := e.store.Commit(ctx, e.name, &p.cs); err != nil {
 		return false, err
 	}

@@ -151,8 +151,11 @@ func (r *run) reconcile(ctx context.Context, p *plan, pr *pair) error {
 				touched = conv
 			}
 		}
-		for f := range touched {
-			if v, ok := V[f]; ok && (first || differs(appBase, f, v)) {
+		for f, v := range V {
+			// A computed field may change with any CRM field: it counts as
+			// touched whenever the CRM changed something.
+			_, t := touched[f]
+			if (t || !e.plainApp[f]) && (first || differs(appBase, f, v)) {
 				crmChangedApp = append(crmChangedApp, f)
 			}
 		}
@@ -308,7 +311,19 @@ func (r *run) reconcile(ctx context.Context, p *plan, pr *pair) error {
 				}
 			}
 			if len(send) > 0 {
-				if err := r.enqueue(p, App, Update, cr.ID, l.appID(app), "", send, &payload{}); err != nil {
+				// The CRM fields this write carries are not counted as
+				// synced until it lands: while it waits, is superseded or is
+				// dead-lettered, they still read as the CRM's change, so a
+				// newer write or a replay carries them again.
+				hold := r.heldBack(ctx, cr, crmChanged, send)
+				for f := range hold {
+					if h, ok := crmBs[f]; ok {
+						obsCRM[f] = h
+					} else {
+						delete(obsCRM, f)
+					}
+				}
+				if err := r.enqueue(p, App, Update, cr.ID, l.appID(app), "", send, &payload{SourceHashes: hold}); err != nil {
 					return err
 				}
 			}
@@ -332,6 +347,26 @@ func (r *run) reconcile(ctx context.Context, p *plan, pr *pair) error {
 		p.link(nl)
 	}
 	return nil
+}
+
+// heldBack returns the hashes of the changed CRM fields that feed the
+// application fields a write carries (all of them when that cannot be told).
+func (r *run) heldBack(ctx context.Context, cr *Record, crmChanged []string, send crm.Fields) map[string]string {
+	hold := map[string]string{}
+	for _, f := range crmChanged {
+		v := cr.Fields[f]
+		out, err := r.e.p.Map.FromCRM(ctx, crm.Fields{f: v})
+		feeds := err != nil
+		for af := range out {
+			if _, ok := send[af]; ok && (r.e.plainApp[af] || err != nil) {
+				feeds = true
+			}
+		}
+		if feeds {
+			hold[f] = hashValue(v)
+		}
+	}
+	return hold
 }
 
 func (l *Link) crmID(cr *Record) string {

@@ -233,3 +233,99 @@ func TestFinderMatchesWithoutCase(t *testing.T) {
 		t.Fatalf("%d app customers for one person", got)
 	}
 }
+
+// holdAppWrites makes the application answer the next n write batches
+// with err.
+func holdAppWrites(e *env, n int32, err error) {
+	fe := &failingEndpoint{Endpoint: e.app, err: err}
+	fe.n.Store(n)
+	e.p.App = fe
+	e.rebuild()
+}
+
+var anHour = &crm.Error{Kind: crm.KindRateLimited, StatusCode: 429, RetryAfter: time.Hour}
+
+// A CRM change whose write to the application waits is still carried when
+// a newer CRM change supersedes that write.
+func TestSupersededAppWriteKeepsItsFields(t *testing.T) {
+	e := newEnv(t)
+	seedOverlap(e)
+	e.run()
+	holdAppWrites(e, 1, anHour)
+	id := e.crmContacts()["grace@example.com"].ID
+	e.crmUpdate(id, e.c("Notes", "N1"))
+	if rep := e.run(); rep.Pending != 1 {
+		t.Fatalf("the notes write should wait:\n%v", rep)
+	}
+	e.crmUpdate(id, e.c("Phone", "555-2"))
+	e.run()
+	e.clock.Advance(2 * time.Hour)
+	e.run()
+	if got := e.appCustomers()["grace@example.com"].Fields["notes"]; got != "N1" {
+		t.Fatalf("app notes %v, want N1", got)
+	}
+	e.agree()
+	e.quiet()
+}
+
+// Replaying a dead-lettered write to the application sends the CRM's value.
+func TestReplayOfADeadAppWrite(t *testing.T) {
+	e := newEnv(t)
+	seedOverlap(e)
+	e.run()
+	holdAppWrites(e, 1, &crm.Error{Kind: crm.KindValidation, StatusCode: 400})
+	e.crmUpdate(e.crmContacts()["grace@example.com"].ID, e.c("Notes", "N1"))
+	if rep := e.run(); rep.DeadLettered != 1 {
+		t.Fatalf("the write should die:\n%v", rep)
+	}
+	dead, _ := e.eng.DeadLetters(e.ctx)
+	rep, err := e.eng.Replay(e.ctx, dead[0].ID)
+	if err != nil || rep.Updated.App != 1 {
+		t.Fatalf("replay: %v\n%v", err, rep)
+	}
+	if got := e.appCustomers()["grace@example.com"].Fields["notes"]; got != "N1" {
+		t.Fatalf("app notes %v after the replay, want N1", got)
+	}
+	e.quiet()
+}
+
+// A record restored after an archive gets a fresh link: its later edits are
+// updates, not creates that would duplicate it.
+func TestRestoredAfterArchiveSyncsAsOneRecord(t *testing.T) {
+	e := newEnv(t, func(e *env) {
+		e.p.OnAppDelete = syncengine.DeleteArchive
+		e.p.ArchiveCRM = crm.Fields{e.n.Status: e.n.LostStatus}
+	})
+	seedOverlap(e)
+	e.run()
+	e.app.Remove(e.appCustomers()["grace@example.com"].ID)
+	e.run() // archived in the CRM
+	e.crmUpdate(e.crmContacts()["grace@example.com"].ID, e.c("Phone", "555-BACK"))
+	if rep := e.run(); rep.Created.App != 1 {
+		t.Fatalf("the edited archived contact comes back to the app:\n%v", rep)
+	}
+	e.appModify(e.appCustomers()["grace@example.com"].ID, crm.Fields{"phone": "555-9"})
+	rep := e.run()
+	if rep.Updated.CRM != 1 || rep.DeadLettered != 0 || rep.Created.CRM != 0 {
+		t.Fatalf("the restored record's edit is an update:\n%v", rep)
+	}
+	e.agree()
+}
+
+// One record the CRM refuses as forbidden (a locked record) is a dead
+// letter, not a stop of every run.
+func TestForbiddenRecordDoesNotStallThePairing(t *testing.T) {
+	e := newEnv(t)
+	fe := &failingEndpoint{Endpoint: e.crmEP, err: &crm.Error{Kind: crm.KindForbidden, StatusCode: 400, Code: "INSUFFICIENT_ACCESS_OR_READONLY"}}
+	fe.n.Store(1)
+	e.p.CRM = fe
+	e.rebuild()
+	e.appInsert(crm.Fields{"email": "locked@example.com", "name": "L"})
+	if rep := e.run(); rep.DeadLettered != 1 {
+		t.Fatalf("the lone refused write is a dead letter:\n%v", rep)
+	}
+	e.appInsert(crm.Fields{"email": "next@example.com", "name": "N"})
+	if rep := e.run(); rep.Created.CRM != 1 {
+		t.Fatalf("the pairing goes on:\n%v", rep)
+	}
+}
