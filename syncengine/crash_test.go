@@ -224,7 +224,7 @@ func TestCrashRecovery(t *testing.T) {
 	remaining := 2000 / 10
 	for i := range kills {
 		cmd, out, lines := start()
-		budget := rng.IntN(max(1, 8*remaining/(5*(kills-i+1))))
+		budget := rng.IntN(max(1, 6*remaining/(5*(kills-i+1))))
 		var seen []string
 		deadline := time.After(time.Duration(rng.Int64N(int64(300*time.Millisecond))) + 5*time.Millisecond)
 		if budget > 0 {
@@ -246,7 +246,7 @@ func TestCrashRecovery(t *testing.T) {
 				if strings.HasPrefix(line, "progress") {
 					landed++
 					if landed == budget {
-						time.Sleep(time.Duration(rng.Int64N(int64(45 * time.Millisecond))))
+						time.Sleep(time.Duration(rng.Int64N(int64(25 * time.Millisecond))))
 						where[fmt.Sprintf("%d batches in", budget)]++
 						break wait
 					}
