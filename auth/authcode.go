@@ -133,11 +133,18 @@ func (f *AuthCodeFlow) Refresh(ctx context.Context, refreshToken string) (*Token
 // the rotated one in memory (for one process; across processes use
 // Rotating). Wrap it in Reuse.
 func (f *AuthCodeFlow) TokenSource(refreshToken string) TokenSource {
+	return refreshingSource(f.Refresh, refreshToken)
+}
+
+// refreshingSource refreshes with refreshToken on every call, one call at a
+// time, and keeps the newest refresh token the server returns, for the flows
+// whose servers rotate it.
+func refreshingSource(refresh func(context.Context, string) (*Token, error), refreshToken string) TokenSource {
 	var mu sync.Mutex
 	return TokenSourceFunc(func(ctx context.Context) (*Token, error) {
 		mu.Lock()
 		defer mu.Unlock()
-		t, err := f.Refresh(ctx, refreshToken)
+		t, err := refresh(ctx, refreshToken)
 		if err != nil {
 			return nil, err
 		}

@@ -12,7 +12,6 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"sync"
 	"time"
 )
 
@@ -230,17 +229,7 @@ func (c EntraAuthCode) Refresh(ctx context.Context, refreshToken string) (*Token
 // call and keeps the newest refresh token in memory (for one process;
 // across processes use Rotating with c as its Refresher). Wrap it in Reuse.
 func (c EntraAuthCode) TokenSource(refreshToken string) TokenSource {
-	var mu sync.Mutex
-	return TokenSourceFunc(func(ctx context.Context) (*Token, error) {
-		mu.Lock()
-		defer mu.Unlock()
-		t, err := c.Refresh(ctx, refreshToken)
-		if err != nil {
-			return nil, err
-		}
-		refreshToken = t.RefreshToken
-		return t, nil
-	})
+	return refreshingSource(c.Refresh, refreshToken)
 }
 
 // fetch sends one token request of the flow, with the client's credential.

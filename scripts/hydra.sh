@@ -32,55 +32,18 @@ log_file=$state_dir/hydra.log
 say() { printf 'hydra.sh: %s\n' "$*" >&2; }
 die() { say "$*"; exit 1; }
 
-binary() {
-	local sum
-	sum=$(sha256sum "$root/tools/hydra/go.sum" | cut -c1-12)
-	printf '%s/.tools/bin/hydra-%s' "$root" "$sum"
-}
+# shellcheck source=lib/tools.sh
+. "$root/scripts/lib/tools.sh"
+
+binary() { tool_binary hydra; }
 
 build() {
-	local bin start status=0
-	bin=$(binary)
-	mkdir -p "$root/.tools/bin"
-	# One build at a time, even if two scripts start together.
-	exec 8>"$root/.tools/bin/.hydra-build.lock"
-	flock 8
-	if [ -x "$bin" ]; then
-		exec 8>&-
-		return 0
-	fi
-	say "building Hydra from tools/hydra into .tools/bin/$(basename "$bin") (about 3 minutes cold; cached afterwards)"
-	start=$SECONDS
-	(
-		cd "$root/tools/hydra"
-		GOWORK=off go build -tags sqlite -buildvcs=false -trimpath -o "$bin.tmp" github.com/ory/hydra/v2
-	) || status=$?
-	if [ "$status" -ne 0 ]; then
-		rm -f "$bin.tmp"
-		exec 8>&-
-		die "building Hydra failed (exit $status)"
-	fi
-	mv "$bin.tmp" "$bin"
-	# Binaries for an older go.sum are dead weight.
-	find "$root/.tools/bin" -maxdepth 1 -name 'hydra-*' ! -name "$(basename "$bin")" -delete
-	exec 8>&-
-	say "built in $((SECONDS - start))s"
+	tool_build hydra github.com/ory/hydra/v2 "about 3 minutes cold" -tags sqlite ||
+		die "building Hydra failed (exit $?)"
 }
 
-# port_open PORT: something accepts connections on 127.0.0.1:PORT.
-port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-
-# ready PORT: GET /health/ready answers 200. Bash's /dev/tcp keeps this free
-# of curl.
-ready() {
-	local line
-	line=$(timeout 2 bash -c '
-		exec 3<>"/dev/tcp/127.0.0.1/$1" || exit 1
-		printf "GET /health/ready HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n" >&3
-		IFS= read -r line <&3 && printf "%s" "$line"
-	' _ "$1" 2>/dev/null) || return 1
-	[[ $line == HTTP/1.?" 200"* ]]
-}
+# ready PORT: Hydra answers on PORT that it is ready.
+ready() { http_ok "$1" /health/ready; }
 
 running() { [ -f "$pid_file" ] && kill -0 "$(cat "$pid_file")" 2>/dev/null; }
 

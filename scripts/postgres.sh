@@ -79,8 +79,8 @@ as_owner() {
 	fi
 }
 
-# port_open PORT: something accepts connections on 127.0.0.1:PORT.
-port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+# shellcheck source=lib/tools.sh
+. "$root/scripts/lib/tools.sh" # port_open
 
 running() {
 	[ -f "$state_file" ] || return 1

@@ -33,62 +33,19 @@ log_file=$state_dir/vault.log
 say() { printf 'vault.sh: %s\n' "$*" >&2; }
 die() { say "$*"; exit 1; }
 
-binary() {
-	local sum
-	sum=$(sha256sum "$root/tools/vault/go.sum" | cut -c1-12)
-	printf '%s/.tools/bin/vault-%s' "$root" "$sum"
-}
+# shellcheck source=lib/tools.sh
+. "$root/scripts/lib/tools.sh"
+
+binary() { tool_binary vault; }
 
 build() {
-	local bin lock start ticker status=0
-	bin=$(binary)
-	mkdir -p "$root/.tools/bin"
-	# One build at a time, even if two scripts start together.
-	exec 9>"$root/.tools/bin/.vault-build.lock"
-	flock 9
-	if [ -x "$bin" ]; then
-		say "using cached $(basename "$bin")"
-		exec 9>&-
-		return 0
-	fi
-	say "building Vault from tools/vault into .tools/bin/$(basename "$bin")"
-	say "a cold build takes 5 to 10 minutes and several GB of memory; it is cached afterwards"
-	start=$SECONDS
-	( while sleep 30; do say "still building ($((SECONDS - start))s)"; done ) &
-	ticker=$!
-	(
-		cd "$root/tools/vault"
-		GOWORK=off go build ${VAULT_BUILD_P:+-p "$VAULT_BUILD_P"} -buildvcs=false -trimpath \
-			-ldflags='-s -w' -o "$bin.tmp" github.com/hashicorp/vault
-	) || status=$?
-	kill "$ticker" 2>/dev/null || true
-	wait "$ticker" 2>/dev/null || true
-	if [ "$status" -ne 0 ]; then
-		rm -f "$bin.tmp"
-		exec 9>&-
-		die "building Vault failed (exit $status); if the build was killed for memory, retry with VAULT_BUILD_P=1"
-	fi
-	mv "$bin.tmp" "$bin"
-	# Binaries for an older go.sum are dead weight.
-	find "$root/.tools/bin" -maxdepth 1 -name 'vault-*' ! -name "$(basename "$bin")" -delete
-	exec 9>&-
-	say "built in $((SECONDS - start))s"
+	tool_build vault github.com/hashicorp/vault "a cold build takes 5 to 15 minutes and several GB of memory" \
+		${VAULT_BUILD_P:+-p "$VAULT_BUILD_P"} -ldflags='-s -w' ||
+		die "building Vault failed (exit $?); if the build was killed for memory, retry with VAULT_BUILD_P=1"
 }
 
-# port_open PORT: something accepts connections on 127.0.0.1:PORT.
-port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-
-# healthy ADDR_PORT: GET /v1/sys/health answers 200 (initialized, unsealed,
-# active). Bash's /dev/tcp keeps this free of curl.
-healthy() {
-	local line
-	line=$(timeout 2 bash -c '
-		exec 3<>"/dev/tcp/127.0.0.1/$1" || exit 1
-		printf "GET /v1/sys/health HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n" >&3
-		IFS= read -r line <&3 && printf "%s" "$line"
-	' _ "$1" 2>/dev/null) || return 1
-	[[ $line == HTTP/1.?" 200"* ]]
-}
+# healthy PORT: Vault on PORT is initialized, unsealed and active.
+healthy() { http_ok "$1" /v1/sys/health; }
 
 running() { [ -f "$pid_file" ] && kill -0 "$(cat "$pid_file")" 2>/dev/null; }
 

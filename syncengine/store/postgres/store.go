@@ -2,12 +2,10 @@ package postgres
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
 	"time"
-	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -132,50 +130,21 @@ func scanLink(rows pgx.Rows) (*syncengine.Link, error) {
 		return nil, err
 	}
 	var err error
-	if l.AppHashes, err = decodeHashes(appHashes); err != nil {
+	if l.AppHashes, err = storecheck.DecodeHashes(appHashes.String); err != nil {
 		return nil, fmt.Errorf("link of app record %q: app hashes: %w", l.AppID, err)
 	}
-	if l.CRMHashes, err = decodeHashes(crmHashes); err != nil {
+	if l.CRMHashes, err = storecheck.DecodeHashes(crmHashes.String); err != nil {
 		return nil, fmt.Errorf("link of app record %q: CRM hashes: %w", l.AppID, err)
 	}
 	l.SyncedAt = l.SyncedAt.UTC()
 	return &l, nil
 }
 
-// encodeHashes gives a link's field hashes as a JSON object, NULL when
-// there are none.
-func encodeHashes(what string, m map[string]string) (pgtype.Text, error) {
-	if len(m) == 0 {
-		return pgtype.Text{}, nil
-	}
-	// JSON escapes NUL bytes, but would silently replace invalid UTF-8.
-	for k, v := range m {
-		if !utf8.ValidString(k) {
-			return pgtype.Text{}, fmt.Errorf("%s: field name %.60q is not valid UTF-8; field names and hashes must be UTF-8 text", what, k)
-		}
-		if !utf8.ValidString(v) {
-			return pgtype.Text{}, fmt.Errorf("%s of field %q: hash %.60q is not valid UTF-8; use a hex or base64 hash", what, k, v)
-		}
-	}
-	b, err := json.Marshal(m)
-	if err != nil {
-		return pgtype.Text{}, fmt.Errorf("%s: %w", what, err)
-	}
-	return pgtype.Text{String: string(b), Valid: true}, nil
-}
-
-func decodeHashes(t pgtype.Text) (map[string]string, error) {
-	if !t.Valid || t.String == "" {
-		return nil, nil
-	}
-	var m map[string]string
-	if err := json.Unmarshal([]byte(t.String), &m); err != nil {
-		return nil, err
-	}
-	if len(m) == 0 {
-		return nil, nil
-	}
-	return m, nil
+// hashesText is a link's field hashes as a column value, NULL when there
+// are none.
+func hashesText(what string, m map[string]string) (pgtype.Text, error) {
+	s, err := storecheck.EncodeHashes(what, m)
+	return pgtype.Text{String: s, Valid: s != ""}, err
 }
 
 // Cursor returns the side's stored change-feed cursor, "" if none.
@@ -374,11 +343,11 @@ func newLinkRows(ls []*syncengine.Link) (*linkRows, error) {
 			continue
 		}
 		what := fmt.Sprintf("Changeset.Links[%d]", i)
-		appH, err := encodeHashes(what+".AppHashes", l.AppHashes)
+		appH, err := hashesText(what+".AppHashes", l.AppHashes)
 		if err != nil {
 			return nil, err
 		}
-		crmH, err := encodeHashes(what+".CRMHashes", l.CRMHashes)
+		crmH, err := hashesText(what+".CRMHashes", l.CRMHashes)
 		if err != nil {
 			return nil, err
 		}

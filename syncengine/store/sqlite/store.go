@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"context"
 	"database/sql"
-	"encoding/json"
 	"fmt"
 	"slices"
 	"time"
@@ -77,10 +76,10 @@ func scanLink(rows *sql.Rows) (*syncengine.Link, error) {
 		return nil, err
 	}
 	var err error
-	if l.AppHashes, err = decodeHashes(appHashes); err != nil {
+	if l.AppHashes, err = storecheck.DecodeHashes(appHashes); err != nil {
 		return nil, fmt.Errorf("link of app record %q: app hashes: %w", l.AppID, err)
 	}
-	if l.CRMHashes, err = decodeHashes(crmHash); err != nil {
+	if l.CRMHashes, err = storecheck.DecodeHashes(crmHash); err != nil {
 		return nil, fmt.Errorf("link of app record %q: CRM hashes: %w", l.AppID, err)
 	}
 	l.SyncedAt = fromMicros(synced)
@@ -93,28 +92,6 @@ func closeRows(rows *sql.Rows) error {
 		err = cerr
 	}
 	return err
-}
-
-func encodeHashes(m map[string]string) (string, error) {
-	if len(m) == 0 {
-		return "", nil
-	}
-	b, err := json.Marshal(m)
-	return string(b), err
-}
-
-func decodeHashes(s string) (map[string]string, error) {
-	if s == "" {
-		return nil, nil
-	}
-	var m map[string]string
-	if err := json.Unmarshal([]byte(s), &m); err != nil {
-		return nil, err
-	}
-	if len(m) == 0 {
-		return nil, nil
-	}
-	return m, nil
 }
 
 // Cursor returns the side's stored change-feed cursor, "" if none.
@@ -321,13 +298,13 @@ func (s *Store) Commit(ctx context.Context, pairing string, c *syncengine.Change
 			}
 		}
 		for _, l := range c.Links {
-			appH, err := encodeHashes(l.AppHashes)
+			appH, err := storecheck.EncodeHashes(fmt.Sprintf("link of app record %q: app hashes", l.AppID), l.AppHashes)
 			if err != nil {
-				return fmt.Errorf("link of app record %q: encode app hashes: %w", l.AppID, err)
+				return err
 			}
-			crmH, err := encodeHashes(l.CRMHashes)
+			crmH, err := storecheck.EncodeHashes(fmt.Sprintf("link of app record %q: CRM hashes", l.AppID), l.CRMHashes)
 			if err != nil {
-				return fmt.Errorf("link of app record %q: encode CRM hashes: %w", l.AppID, err)
+				return err
 			}
 			// OR REPLACE deletes every row the new one conflicts with, on
 			// either UNIQUE constraint: the link with the same app id and

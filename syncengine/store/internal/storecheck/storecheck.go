@@ -1,6 +1,7 @@
-// Package storecheck holds the input checks and the time rule that crmkit's
-// Store implementations share, so that the memory and SQLite stores reject
-// the same bad input with the same words and keep times alike.
+// Package storecheck holds the input checks, the time rule and the encoding
+// of link hashes that crmkit's Store implementations share, so that the
+// memory, SQLite and PostgreSQL stores reject the same bad input with the
+// same words and keep times and hashes alike.
 package storecheck
 
 import (
